@@ -1,0 +1,33 @@
+"""JWTs bound to the organization they were issued on (claim ``org`` = schema name)."""
+
+from django.core.cache import caches
+from rest_framework_simplejwt.tokens import RefreshToken
+
+ORG_CLAIM = "org"
+_REVOKED_ACCESS_KEY = "cc:revoked-access:{jti}"
+
+
+def tokens_for_membership(*, user, organization) -> RefreshToken:
+    refresh = RefreshToken.for_user(user)
+    refresh[ORG_CLAIM] = organization.schema_name
+    return refresh
+
+
+def _raw_cache():
+    # Revocations are global (not per tenant): bypass the schema-prefixing key function.
+    return caches["default"].client.get_client(write=True)
+
+
+def access_token_revoke(*, jti: str, seconds_left: int) -> None:
+    if seconds_left > 0:
+        try:
+            _raw_cache().set(_REVOKED_ACCESS_KEY.format(jti=jti), 1, ex=seconds_left)
+        except Exception:  # noqa: BLE001 - Redis down: the token still expires within minutes
+            pass
+
+
+def access_token_is_revoked(jti: str) -> bool:
+    try:
+        return bool(_raw_cache().exists(_REVOKED_ACCESS_KEY.format(jti=jti)))
+    except Exception:  # noqa: BLE001 - Redis down: fall back to the short token lifetime
+        return False

@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import StockReason
+
+
+class AgentCategory(models.Model):
+    """A group of agents (starters, hot dishes, drinks). Stations are sets of categories."""
+
+    name = models.CharField(max_length=100, unique=True)
+    sort_order = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name = _("agent category")
+        verbose_name_plural = _("agent categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(models.Model):
+    """A catalog entry the organization can deliver (a dish, a service), with its price and an
+    optional stock (``None`` = unlimited). Stock is only ever changed by a conditional UPDATE in
+    ``agents.services`` and the CHECK constraint below makes a negative value impossible."""
+
+    name = models.CharField(max_length=200)
+    category = models.ForeignKey(AgentCategory, on_delete=models.PROTECT, related_name="agents")
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    is_available = models.BooleanField(default=True)
+    stock = models.IntegerField(null=True, blank=True)
+    low_stock_threshold = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category__sort_order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stock__isnull=True) | Q(stock__gte=0), name="agent_stock_non_negative"
+            ),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="agent_price_non_negative"),
+        ]
+        indexes = [models.Index(fields=["category", "name"])]
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_sold_out(self) -> bool:
+        return self.stock == 0
+
+
+class StockMovement(models.Model):
+    """One change of an agent's stock: the ledger. ``sum(delta) == stock`` for every limited
+    agent, the initial stock being the first movement (reason ``initial``)."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="stock_movements")
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=16, choices=StockReason.choices)
+    task_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    stock_after = models.IntegerField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["agent", "-at"])]
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.delta:+d} ({self.reason})"

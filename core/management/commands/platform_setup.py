@@ -1,0 +1,55 @@
+import json
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django_tenants.utils import schema_exists
+
+from organizations.services import public_tenant_ensure
+
+
+class Command(BaseCommand):
+    help = (
+        "Bring the platform up to date: public schema, tenant template schema, every tenant, "
+        "the public domain and the periodic tasks. Safe to re-run."
+    )
+
+    def handle(self, *args, **opts):
+        verbosity = opts.get("verbosity", 1)
+        self.stdout.write("[1/4] migrating the public schema")
+        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+        template = settings.TENANT_BASE_SCHEMA
+        self.stdout.write(f"[2/4] migrating the tenant template schema '{template}'")
+        if not schema_exists(template):
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{template}"')
+        call_command(
+            "migrate_schemas", schema_name=template, interactive=False, verbosity=0
+        )
+        self.stdout.write("[3/4] migrating every organization's schema")
+        call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity - 1)
+        public_tenant_ensure()
+        self.stdout.write("[4/4] registering periodic tasks")
+        periodic_tasks_ensure()
+        self.stdout.write(self.style.SUCCESS("platform ready"))
+
+
+def periodic_tasks_ensure() -> None:
+    """Create the beat schedules named in settings.PERIODIC_TASKS if they are missing.
+
+    Existing rows are left alone so that what an operator edited in the admin stays edited.
+    """
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    for name, spec in settings.PERIODIC_TASKS.items():
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        schedule, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **spec["crontab"])
+        PeriodicTask.objects.create(
+            name=name,
+            task=spec["task"],
+            crontab=schedule,
+            kwargs=json.dumps(spec.get("kwargs", {})),
+            description=spec.get("description", ""),
+        )

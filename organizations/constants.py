@@ -1,0 +1,17 @@
+from datetime import time
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_BUSINESS_DAY_START = time(5, 0)
+DEFAULT_PEAK_WINDOWS = [["11:00", "14:00"], ["17:00", "21:00"]]
+DEFAULT_CURRENCY = "CNY"
+DEFAULT_MAX_AGENTS = 500
+DEFAULT_MAX_SCREENS = 20
+DEFAULT_REQUESTS_PER_MINUTE = 3000
+DEFAULT_TASK_EXPIRY_MINUTES = 30
+DEFAULT_CARD_AMBER_MINUTES = 10
+DEFAULT_CARD_RED_MINUTES = 20
+DEFAULT_REPORT_TIME = time(2, 0)
+TEMPLATE_SCHEMA = "tenant_template"
+# Schema names are derived from slugs: lowercase, start with a letter, <= 40 characters.
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
+RESERVED_SLUGS = frozenset({"public", "www", "admin", "api", "static", "media", "tenant-template", "platform"})

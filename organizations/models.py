@@ -1,0 +1,65 @@
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+from . import constants
+
+
+def default_peak_windows() -> list[list[str]]:
+    return [list(window) for window in constants.DEFAULT_PEAK_WINDOWS]
+
+
+class Organization(TenantMixin):
+    """A customer of the platform (a restaurant group). Owns one PostgreSQL schema.
+
+    The public schema is represented by one row too (``schema_name='public'``): django-tenants
+    needs it to route the platform domain (admin, health) to the public URLconf.
+    """
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True)
+    timezone = models.CharField(max_length=64, default=constants.DEFAULT_TIMEZONE)
+    business_day_start = models.TimeField(default=constants.DEFAULT_BUSINESS_DAY_START)
+    peak_windows = models.JSONField(default=default_peak_windows, blank=True)
+    currency = models.CharField(max_length=3, default=constants.DEFAULT_CURRENCY)
+    is_active = models.BooleanField(default=True)
+    max_agents = models.PositiveIntegerField(default=constants.DEFAULT_MAX_AGENTS)
+    max_screens = models.PositiveIntegerField(default=constants.DEFAULT_MAX_SCREENS)
+    requests_per_minute = models.PositiveIntegerField(
+        default=constants.DEFAULT_REQUESTS_PER_MINUTE, validators=[MinValueValidator(1)]
+    )
+    task_expiry_minutes = models.PositiveIntegerField(
+        default=constants.DEFAULT_TASK_EXPIRY_MINUTES, validators=[MinValueValidator(1)]
+    )
+    card_amber_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_AMBER_MINUTES)
+    card_red_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_RED_MINUTES)
+    report_time = models.TimeField(default=constants.DEFAULT_REPORT_TIME)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.schema_name})"
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+
+class Domain(DomainMixin):
+    """A host name that routes to one organization (``acme.localhost``)."""
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+    def __str__(self) -> str:
+        return self.domain

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("organization/", views.OrganizationSettingsView.as_view(), name="organization-settings"),
+]

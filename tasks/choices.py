@@ -1,0 +1,47 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    IN_PROGRESS = "in_progress", _("In progress")
+    READY = "ready", _("Ready")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+# The status machine: every allowed move, nothing else (409 INVALID_TRANSITION otherwise).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    TaskStatus.PENDING: frozenset(
+        {TaskStatus.ACCEPTED, TaskStatus.CANCELLED, TaskStatus.EXPIRED}
+    ),
+    TaskStatus.ACCEPTED: frozenset({TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED}),
+    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.READY, TaskStatus.CANCELLED}),
+    TaskStatus.READY: frozenset({TaskStatus.COMPLETED}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+    TaskStatus.EXPIRED: frozenset(),
+}
+ACTIVE_STATUSES = (
+    TaskStatus.PENDING, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS, TaskStatus.READY
+)
+# Which timestamp each status stamps when entered.
+STATUS_TIMESTAMP = {
+    TaskStatus.ACCEPTED: "accepted_at",
+    TaskStatus.IN_PROGRESS: "started_at",
+    TaskStatus.READY: "ready_at",
+    TaskStatus.COMPLETED: "completed_at",
+    TaskStatus.CANCELLED: "cancelled_at",
+    TaskStatus.EXPIRED: "expired_at",
+}
+
+
+class EventType(models.TextChoices):
+    TASK_CREATED = "task.created", "task.created"
+    TASK_UPDATED = "task.updated", "task.updated"
+    TASK_STATUS_CHANGED = "task.status_changed", "task.status_changed"
+    TASK_CANCELLED = "task.cancelled", "task.cancelled"
+    AGENT_LOW_STOCK = "agent.low_stock", "agent.low_stock"
+    AGENT_SOLD_OUT = "agent.sold_out", "agent.sold_out"
