@@ -16,8 +16,10 @@ class OrganizationJWTAuthentication(JWTAuthentication):
         token = super().get_validated_token(raw_token)
         if token.get(ORG_CLAIM) != connection.schema_name:
             raise InvalidToken(
-                {"detail": _("This token was issued for another organization."),
-                 "code": "token_organization_mismatch"}
+                {
+                    "detail": _("This token was issued for another organization."),
+                    "code": "token_organization_mismatch",
+                }
             )
         if access_token_is_revoked(token.get("jti", "")):
             raise InvalidToken({"detail": _("This token has been revoked."), "code": "revoked"})

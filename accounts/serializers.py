@@ -60,7 +60,10 @@ class MembershipCreateSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
     full_name = serializers.CharField(max_length=150, required=False, default="")
     password = serializers.CharField(
-        min_length=8, max_length=256, required=False, write_only=True,
+        min_length=8,
+        max_length=256,
+        required=False,
+        write_only=True,
         help_text=_("Initial password for a new user; omit to invite without one."),
     )
 

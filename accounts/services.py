@@ -62,7 +62,7 @@ def login_lockout_check(*, email: str, ip: str) -> None:
                 raise LoginLocked(retry_after=max(int(client.ttl(key)), 1))
     except LoginLocked:
         raise
-    except Exception:  # noqa: BLE001 - Redis down: logins still work, without lockout
+    except Exception:
         logger.warning("login lockout unavailable: Redis unreachable")
 
 
@@ -75,7 +75,7 @@ def login_failure_record(*, email: str, ip: str) -> None:
             pipe.incr(key)
             pipe.expire(key, window, nx=True)
             pipe.execute()
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("login lockout unavailable: Redis unreachable")
 
 
@@ -97,7 +97,9 @@ def auth_login(*, organization, email: str, password: str, ip: str) -> IssuedTok
         login_failure_record(email=email, ip=ip)
         raise InvalidCredentials()
     refresh = tokens_for_membership(user=user, organization=organization)
-    return IssuedTokens(access=str(refresh.access_token), refresh=str(refresh), membership=membership)
+    return IssuedTokens(
+        access=str(refresh.access_token), refresh=str(refresh), membership=membership
+    )
 
 
 def auth_logout(*, refresh: str, access_token) -> None:
@@ -118,8 +120,9 @@ def auth_logout(*, refresh: str, access_token) -> None:
 
 
 @transaction.atomic
-def membership_create(*, organization, email: str, role: str, password: str | None = None,
-                      full_name: str = "") -> Membership:
+def membership_create(
+    *, organization, email: str, role: str, password: str | None = None, full_name: str = ""
+) -> Membership:
     """Invite a person by email: create the user if new, then the membership."""
     email = email.strip().lower()
     user = User.objects.filter(email=email).first()
@@ -144,11 +147,12 @@ def _owner_count_locked(organization) -> int:
 
 @transaction.atomic
 def membership_update_role(*, membership: Membership, role: str) -> Membership:
-    if membership.role == Role.OWNER and role != Role.OWNER:
-        if _owner_count_locked(membership.organization) <= 1:
-            raise ConflictError(
-                _("An organization must keep at least one owner."), code="LAST_OWNER"
-            )
+    if (
+        membership.role == Role.OWNER
+        and role != Role.OWNER
+        and _owner_count_locked(membership.organization) <= 1
+    ):
+        raise ConflictError(_("An organization must keep at least one owner."), code="LAST_OWNER")
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
     return membership

@@ -64,9 +64,12 @@ class RefreshView(APIView):
             raise InvalidToken({"detail": str(exc)}) from exc
         if token.get(ORG_CLAIM) != connection.schema_name:
             raise InvalidToken({"detail": _("This token was issued for another organization.")})
-        if membership_get_active(
-            user_id=token.get("user_id"), organization_id=connection.tenant.pk
-        ) is None:
+        if (
+            membership_get_active(
+                user_id=token.get("user_id"), organization_id=connection.tenant.pk
+            )
+            is None
+        ):
             raise InvalidToken(
                 {"detail": _("The user is inactive or no longer a member of this organization.")}
             )
@@ -135,4 +138,3 @@ class MemberViewSet(mixins.ListModelMixin, TenantViewSet):
     def destroy(self, request, pk=None):
         services.membership_delete(membership=self._access(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
-

@@ -8,6 +8,10 @@ from .urls_common import urlpatterns as common
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("organizations.urls")),
+    path("", include("agents.urls")),
+    path("", include("tasks.urls")),
+    path("", include("displays.urls")),
+    path("", include("reports.urls")),
 ]
 
 urlpatterns = [

@@ -93,7 +93,9 @@ def exception_handler(exc, context):
             response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, DjangoValidationError):
-        exc = drf.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = drf.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     elif isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -109,12 +111,14 @@ def exception_handler(exc, context):
     code = _code_for(exc)
     if isinstance(exc, drf.ValidationError):
         message = _("Some fields are invalid.")
-        details = {"fields": response.data} if isinstance(response.data, dict) else {
-            "non_field_errors": response.data
-        }
+        details = (
+            {"fields": response.data}
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
     else:
-        message = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(
-            exc
+        message = (
+            response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
         )
         details = {}
         if isinstance(response.data, dict):

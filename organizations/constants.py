@@ -14,4 +14,6 @@ DEFAULT_REPORT_TIME = time(2, 0)
 TEMPLATE_SCHEMA = "tenant_template"
 # Schema names are derived from slugs: lowercase, start with a letter, <= 40 characters.
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
-RESERVED_SLUGS = frozenset({"public", "www", "admin", "api", "static", "media", "tenant-template", "platform"})
+RESERVED_SLUGS = frozenset(
+    {"public", "www", "admin", "api", "static", "media", "tenant-template", "platform"}
+)

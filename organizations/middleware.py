@@ -27,11 +27,7 @@ class TenantMiddleware(TenantMainMiddleware):
             return None
         hostname = self.hostname_from_request(request)
         try:
-            domain = (
-                get_tenant_domain_model()
-                .objects.select_related("tenant")
-                .get(domain=hostname)
-            )
+            domain = get_tenant_domain_model().objects.select_related("tenant").get(domain=hostname)
         except get_tenant_domain_model().DoesNotExist:
             return error_response(
                 status=404,

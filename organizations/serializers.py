@@ -9,9 +9,20 @@ class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
         fields = [
-            "name", "slug", "timezone", "business_day_start", "peak_windows", "currency",
-            "is_active", "max_agents", "max_screens", "requests_per_minute",
-            "task_expiry_minutes", "card_amber_minutes", "card_red_minutes", "report_time",
+            "name",
+            "slug",
+            "timezone",
+            "business_day_start",
+            "peak_windows",
+            "currency",
+            "is_active",
+            "max_agents",
+            "max_screens",
+            "requests_per_minute",
+            "task_expiry_minutes",
+            "card_amber_minutes",
+            "card_red_minutes",
+            "report_time",
         ]
         read_only_fields = fields
 

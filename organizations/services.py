@@ -78,9 +78,10 @@ def organization_create(
         currency=org_settings.get("currency"),
     )
     schema_name = schema_name_for_slug(slug)
-    if Organization.objects.filter(slug=slug).exists() or Organization.objects.filter(
-        schema_name=schema_name
-    ).exists():
+    if (
+        Organization.objects.filter(slug=slug).exists()
+        or Organization.objects.filter(schema_name=schema_name).exists()
+    ):
         raise ConflictError(
             _("An organization with this slug already exists."),
             code="ORGANIZATION_EXISTS",

@@ -14,9 +14,7 @@ class TaskStatus(models.TextChoices):
 
 # The status machine: every allowed move, nothing else (409 INVALID_TRANSITION otherwise).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    TaskStatus.PENDING: frozenset(
-        {TaskStatus.ACCEPTED, TaskStatus.CANCELLED, TaskStatus.EXPIRED}
-    ),
+    TaskStatus.PENDING: frozenset({TaskStatus.ACCEPTED, TaskStatus.CANCELLED, TaskStatus.EXPIRED}),
     TaskStatus.ACCEPTED: frozenset({TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED}),
     TaskStatus.IN_PROGRESS: frozenset({TaskStatus.READY, TaskStatus.CANCELLED}),
     TaskStatus.READY: frozenset({TaskStatus.COMPLETED}),
@@ -25,7 +23,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     TaskStatus.EXPIRED: frozenset(),
 }
 ACTIVE_STATUSES = (
-    TaskStatus.PENDING, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS, TaskStatus.READY
+    TaskStatus.PENDING,
+    TaskStatus.ACCEPTED,
+    TaskStatus.IN_PROGRESS,
+    TaskStatus.READY,
 )
 # Which timestamp each status stamps when entered.
 STATUS_TIMESTAMP = {

@@ -102,6 +102,9 @@ class DailySequence(models.Model):
     class Meta:
         verbose_name = _("daily sequence")
 
+    def __str__(self) -> str:
+        return f"{self.business_date}: {self.last_value}"
+
 
 class EventCounter(models.Model):
     """A single row holding the last event ``seq``. Taking it FOR UPDATE as the last step of a
@@ -113,6 +116,9 @@ class EventCounter(models.Model):
 
     class Meta:
         verbose_name = _("event counter")
+
+    def __str__(self) -> str:
+        return str(self.last_seq)
 
 
 class TaskEvent(models.Model):
@@ -149,9 +155,7 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
         indexes = [models.Index(fields=["created_at"])]
         verbose_name = _("idempotency key")
         verbose_name_plural = _("idempotency keys")

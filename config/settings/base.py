@@ -266,7 +266,23 @@ WS_RECHECK_SECONDS = env.int("WS_RECHECK_SECONDS", default=15)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 
 # Beat schedules created by `manage.py platform_setup` when missing (then editable in the admin).
-PERIODIC_TASKS: dict[str, dict] = {}
+PERIODIC_TASKS: dict[str, dict] = {
+    "Expire pending tasks (all organizations)": {
+        "task": "tasks.expire_pending_dispatch",
+        "crontab": {"minute": "*"},
+        "description": "Every minute: enqueue one expiry job per active organization.",
+    },
+    "Stock reconciliation (all organizations)": {
+        "task": "agents.reconcile_stock_dispatch",
+        "crontab": {"minute": "7"},
+        "description": "Hourly: verify initial + sum(delta) == stock per organization.",
+    },
+    "Daily and monthly reports dispatcher": {
+        "task": "reports.dispatch_reports",
+        "crontab": {"minute": "*/15"},
+        "description": "Enqueue report jobs for organizations whose business day has closed.",
+    },
+}
 
 BENCH_FLOOR_ENABLED = env.bool("BENCH_FLOOR_ENABLED", default=False)
 BENCH_FLOOR_PATH = "/bench/floor/"

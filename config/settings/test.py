@@ -1,10 +1,28 @@
-"""Test settings: the real PostgreSQL and Redis, fast password hashing."""
+"""Test settings: the real PostgreSQL and Redis, fast password hashing.
+
+One Redis URL is split into three logical databases (cache, Celery, channel layer) so the suite
+can wipe the cache between tests without touching queued jobs or channel groups. Give parallel
+runs different base databases: ``REDIS_URL=redis://127.0.0.1:6379/4`` uses 4, 5 and 6.
+"""
+
+from urllib.parse import urlparse, urlunparse
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, env
+from .base import CACHES, CHANNEL_LAYERS, REDIS_URL, REST_FRAMEWORK, env
+
+
+def _redis_db(url: str, offset: int) -> str:
+    parts = urlparse(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunparse(parts._replace(path=f"/{base + offset}"))
+
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES["default"]["LOCATION"] = _redis_db(REDIS_URL, 0)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [_redis_db(REDIS_URL, 2)]
 # Tests drive many requests through one client: throttles are tested with explicit overrides.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

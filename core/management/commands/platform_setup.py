@@ -24,9 +24,7 @@ class Command(BaseCommand):
         if not schema_exists(template):
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{template}"')
-        call_command(
-            "migrate_schemas", schema_name=template, interactive=False, verbosity=0
-        )
+        call_command("migrate_schemas", schema_name=template, interactive=False, verbosity=0)
         self.stdout.write("[3/4] migrating every organization's schema")
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity - 1)
         public_tenant_ensure()

@@ -1,0 +1,146 @@
+"""Shared test fixtures.
+
+Creating a tenant schema is the slow part of a test run, so two organizations (``acme`` and
+``globex``) with one user per role are created once per session and shared; tests that need
+committed data visible to other threads or processes use ``committed_org`` (a fresh, disposable
+organization) with ``live_db``.
+"""
+
+import contextlib
+import itertools
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.choices import Role
+from accounts.models import Membership, User
+from accounts.tokens import tokens_for_membership
+from organizations.models import Organization
+from organizations.services import organization_create
+
+PASSWORD = "correct-horse-battery"
+_counter = itertools.count(1)
+
+
+@dataclass
+class Org:
+    """A test organization with one user per role."""
+
+    organization: Organization
+    host: str
+    users: dict[str, User] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> str:
+        return self.organization.schema_name
+
+    def client(self, role: str | None = None, user: User | None = None) -> APIClient:
+        """An API client on this organization's host, authenticated as ``role`` (or anonymous)."""
+        client = APIClient(HTTP_HOST=self.host)
+        user = user or (self.users[role] if role else None)
+        if user is not None:
+            token = tokens_for_membership(user=user, organization=self.organization)
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.access_token}")
+        return client
+
+    def activate(self) -> None:
+        connection.set_tenant(self.organization)
+
+
+def make_org(slug: str, *, timezone: str | None = None) -> Org:
+    extra = {"timezone": timezone} if timezone else {}
+    host = f"{slug}.localhost"
+    organization = organization_create(
+        name=slug.title(),
+        slug=slug,
+        domain=host,
+        owner_email=f"owner@{slug}.test",
+        owner_password=PASSWORD,
+        **extra,
+    )
+    org = Org(organization=organization, host=host)
+    org.users[Role.OWNER] = User.objects.get(email=f"owner@{slug}.test")
+    for role in (Role.MANAGER, Role.STAFF):
+        user = User.objects.create_user(email=f"{role}@{slug}.test", password=PASSWORD)
+        Membership.objects.create(user=user, organization=organization, role=role)
+        org.users[role] = user
+    connection.set_schema_to_public()
+    return org
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        call_command("platform_setup", verbosity=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    yield
+
+
+@pytest.fixture(scope="session")
+def _shared_orgs(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        acme = make_org("acme")
+        globex = make_org("globex")
+        # One person who belongs to both organizations (token binding tests).
+        both = User.objects.create_user(email="both@multi.test", password=PASSWORD)
+        Membership.objects.create(user=both, organization=acme.organization, role=Role.OWNER)
+        Membership.objects.create(user=both, organization=globex.organization, role=Role.OWNER)
+        acme.users["both"] = both
+        globex.users["both"] = both
+    return acme, globex
+
+
+@pytest.fixture
+def acme(_shared_orgs, db) -> Org:
+    """Organization A (session-shared; each test's writes roll back)."""
+    yield _shared_orgs[0]
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def globex(_shared_orgs, db) -> Org:
+    """Organization B: the 'other tenant' of every cross-tenant test."""
+    yield _shared_orgs[1]
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def live_db(django_db_setup, django_db_blocker):
+    """Database access with real commits (no wrapping transaction): for threads and processes."""
+    with django_db_blocker.unblock():
+        yield
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def committed_org(live_db):
+    """A fresh organization whose data is really committed; dropped after the test."""
+    slug = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
+    org = make_org(slug)
+    yield org
+    connection.set_schema_to_public()
+    Organization.objects.filter(pk=org.organization.pk).first().delete(force_drop=True)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Redis is shared by the suite: start every test without cached entries or counters."""
+    from django_redis import get_redis_connection
+
+    # Tests that stop Redis manage it themselves.
+    with contextlib.suppress(Exception):
+        get_redis_connection("default").flushdb()
+    yield
+
+
+@pytest.fixture
+def settings_media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return settings
+
+
+__all__ = ["PASSWORD", "Org", "make_org", "settings"]
