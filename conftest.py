@@ -144,3 +144,61 @@ def settings_media(settings, tmp_path):
 
 
 __all__ = ["PASSWORD", "Org", "make_org", "settings"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker process (solo pool) on the test database and the test broker.
+
+    Session-scoped: starting one costs a few seconds. Yields the Popen; its log is in
+    ``proc.log_path``.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from config.celery import app
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url(db),
+    }
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.Popen(
+        [str(bin_dir / "celery"), "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=env,
+        stdout=open(log_path, "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    proc.log_path = log_path
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if app.control.ping(timeout=1.0):
+                break
+        except Exception:  # noqa: BLE001 - broker not reachable yet
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker died:\n{log_path.read_text()}")
+    else:
+        proc.kill()
+        raise RuntimeError(f"celery worker did not answer a ping:\n{log_path.read_text()}")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _database_url(db: dict) -> str:
+    host = db.get("HOST") or ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"

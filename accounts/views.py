@@ -32,11 +32,18 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
-class LoginView(APIView):
+class PublicAuthView(APIView):
+    """Endpoints reached without a token; a token failure is still a 401 (not DRF's 403)."""
+
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes = [AnonRateThrottle]
 
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class LoginView(PublicAuthView):
     @extend_schema(request=LoginInputSerializer, responses={200: TokenPairSerializer})
     def post(self, request):
         data = LoginInputSerializer(data=request.data)
@@ -49,11 +56,7 @@ class LoginView(APIView):
         )
 
 
-class RefreshView(APIView):
-    authentication_classes: list = []
-    permission_classes: list = []
-    throttle_classes = [AnonRateThrottle]
-
+class RefreshView(PublicAuthView):
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenRefreshSerializer})
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Screen(models.Model):
+    """A display screen (kitchen display) of the organization.
+
+    Not a user: it authenticates with a secret token, of which only the SHA-256 is stored (the
+    token is shown once, on create and on rotate). ``station`` lists the agent categories it
+    handles; empty means every station. A revoked screen (``is_active=False``) is disconnected.
+    """
+
+    name = models.CharField(max_length=100)
+    station = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("display screen")
+        verbose_name_plural = _("display screens")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,100 @@
+"""Writes for display screens."""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from agents.models import AgentCategory
+from core.exceptions import ApplicationError, ConflictError, PlanLimitError
+from organizations.models import Organization
+
+from .constants import SCREEN_TOKEN_BYTES
+from .models import Screen
+from .selectors import access_screen
+
+
+def screen_token_hash(token: str) -> str:
+    # The token is 256 random bits: a plain SHA-256 is enough (no dictionary to defend against).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(SCREEN_TOKEN_BYTES)
+    return token, screen_token_hash(token)
+
+
+def _validate_station(station: Iterable[int]) -> list[int]:
+    ids = sorted({int(pk) for pk in station})
+    known = set(AgentCategory.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [pk for pk in ids if pk not in known]
+    if missing:
+        raise ApplicationError(
+            _("Some fields are invalid."),
+            code="VALIDATION_ERROR",
+            details={"fields": {"station": [_("Unknown agent categories: %s.") % missing]}},
+        )
+    return ids
+
+
+@transaction.atomic
+def screen_create(*, name: str, station: Iterable[int] = (), user=None) -> tuple[Screen, str]:
+    """Create a screen; returns it with its plain token (the only time it exists in clear)."""
+    station = _validate_station(station)
+    # Lock the organization row: concurrent creates cannot both pass the plan limit.
+    organization = Organization.objects.select_for_update().get(pk=connection.tenant.pk)
+    if Screen.objects.filter(is_active=True).count() >= organization.max_screens:
+        raise PlanLimitError(
+            _("Your plan allows %(n)d active screens.") % {"n": organization.max_screens},
+            details={"max_screens": organization.max_screens},
+        )
+    token, token_hash = _new_token()
+    screen = Screen.objects.create(
+        name=name, station=station, token_hash=token_hash, created_by=user
+    )
+    return screen, token
+
+
+@transaction.atomic
+def screen_update(
+    *, screen_id: int, name: str | None = None, station: Iterable[int] | None = None
+) -> Screen:
+    screen = access_screen(screen_id=screen_id, lock=True)
+    if name is not None:
+        screen.name = name
+    if station is not None:
+        screen.station = _validate_station(station)
+    screen.save(update_fields=["name", "station", "updated_at"])
+    return screen
+
+
+@transaction.atomic
+def screen_rotate_token(*, screen_id: int) -> tuple[Screen, str]:
+    """A new token; the old one stops working at once (open sockets keep their session)."""
+    screen = access_screen(screen_id=screen_id, lock=True)
+    if not screen.is_active:
+        raise ConflictError(_("This screen is revoked."), code="SCREEN_REVOKED")
+    token, screen.token_hash = _new_token()
+    screen.save(update_fields=["token_hash", "updated_at"])
+    return screen, token
+
+
+@transaction.atomic
+def screen_revoke(*, screen_id: int) -> Screen:
+    """Revoke a screen: its token stops working and open sockets close at the next re-check."""
+    screen = access_screen(screen_id=screen_id, lock=True)
+    if screen.is_active:
+        screen.is_active = False
+        screen.revoked_at = timezone.now()
+        # A revoked token must never authenticate again, even if the screen were reactivated.
+        _, screen.token_hash = _new_token()
+        screen.save(update_fields=["is_active", "revoked_at", "token_hash", "updated_at"])
+    return screen
+
+
+def screen_touch(*, screen_id: int) -> None:
+    """Record that the screen was seen (connect, re-check); a plain UPDATE, no lock."""
+    Screen.objects.filter(pk=screen_id).update(last_seen_at=timezone.now())

@@ -1,0 +1,39 @@
+"""Reads of the task flow."""
+
+from django.db.models import QuerySet
+
+from core.exceptions import NotFoundError
+
+from .models import Task, TaskEvent
+
+
+def access_task(*, task_id: int, lock: bool = False) -> Task:
+    """The task ``task_id`` of the current organization, or a 404 in the envelope.
+
+    With ``lock`` the row is taken FOR UPDATE (call inside a transaction): the first lock of
+    every status change, before agents and the event counter.
+    """
+    queryset = Task.objects.all()
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    task = queryset.filter(pk=task_id).first()
+    if task is None:
+        raise NotFoundError(details={"task_id": task_id})
+    return task
+
+
+def task_list() -> QuerySet[Task]:
+    """Every task with its items prefetched (two queries whatever the page size)."""
+    return Task.objects.prefetch_related("items")
+
+
+def task_get(*, task_id: int) -> Task:
+    task = task_list().filter(pk=task_id).first()
+    if task is None:
+        raise NotFoundError(details={"task_id": task_id})
+    return task
+
+
+def task_event_list(*, after_seq: int, limit: int) -> list[TaskEvent]:
+    """Committed events with ``seq > after_seq`` in ascending order, at most ``limit``."""
+    return list(TaskEvent.objects.filter(seq__gt=after_seq).order_by("seq")[:limit])

@@ -1,0 +1,154 @@
+"""Task input validation and the one task representation (API responses and event payloads)."""
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from organizations.business_day import org_zone
+
+from .constants import (
+    CANCEL_REASON_MAX_LENGTH,
+    ITEM_NOTES_MAX_LENGTH,
+    MAX_ITEMS_PER_TASK,
+    MAX_QUANTITY,
+)
+from .models import Task, TaskItem
+
+
+class OrgDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in the organization's own timezone (``+08:00``), whatever the server's is."""
+
+    def default_timezone(self):
+        tenant = getattr(connection, "tenant", None)
+        if tenant is not None and getattr(tenant, "timezone", None):
+            return org_zone(tenant)
+        return super().default_timezone()
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Rejects unknown keys at every nesting level (DRF ignores them, and ``StrictSerializer``
+    only sees the top level): a typo in an item's field is a 400, not silently dropped data."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TaskItemInputSerializer(StrictInputSerializer):
+    agent_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    notes = serializers.CharField(
+        max_length=ITEM_NOTES_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
+
+
+class TaskCreateInputSerializer(StrictInputSerializer):
+    items = TaskItemInputSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS_PER_TASK)
+    workspace = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    customer_name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    discount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        default=Decimal("0.00"),
+    )
+
+
+class TaskCancelInputSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=CANCEL_REASON_MAX_LENGTH)
+
+
+class TaskItemDoneInputSerializer(StrictInputSerializer):
+    done = serializers.BooleanField()
+
+
+class TaskItemSerializer(serializers.ModelSerializer):
+    agent_id = serializers.IntegerField(read_only=True)
+    category_id = serializers.IntegerField(source="category_id_snapshot", read_only=True)
+    done_at = OrgDateTimeField(read_only=True)
+
+    class Meta:
+        model = TaskItem
+        fields = [
+            "id",
+            "agent_id",
+            "agent_name",
+            "category_id",
+            "category_name",
+            "unit_price",
+            "quantity",
+            "line_total",
+            "notes",
+            "done",
+            "done_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    """The task as screens and clients see it; also the ``data`` of every task event."""
+
+    items = TaskItemSerializer(many=True, read_only=True)
+    created_by = serializers.IntegerField(source="created_by_id", read_only=True, allow_null=True)
+    created_at = OrgDateTimeField(read_only=True)
+    updated_at = OrgDateTimeField(read_only=True)
+    accepted_at = OrgDateTimeField(read_only=True)
+    started_at = OrgDateTimeField(read_only=True)
+    ready_at = OrgDateTimeField(read_only=True)
+    completed_at = OrgDateTimeField(read_only=True)
+    cancelled_at = OrgDateTimeField(read_only=True)
+    expired_at = OrgDateTimeField(read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "number",
+            "business_date",
+            "status",
+            "workspace",
+            "customer_name",
+            "notes",
+            "subtotal",
+            "discount",
+            "total",
+            "pinned",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "accepted_at",
+            "started_at",
+            "ready_at",
+            "completed_at",
+            "cancelled_at",
+            "expired_at",
+            "cancel_reason",
+            "items",
+        ]
+        read_only_fields = fields
+
+
+class TaskEventSerializer(serializers.Serializer):
+    """Documentation of the event wire format (``tasks.events.event_to_message``)."""
+
+    type = serializers.CharField()
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    category_ids = serializers.ListField(child=serializers.IntegerField())
+    data = serializers.DictField()
+
+
+class TaskEventPageSerializer(serializers.Serializer):
+    results = TaskEventSerializer(many=True)
+    next_after_seq = serializers.IntegerField()
+    has_more = serializers.BooleanField()
