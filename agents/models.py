@@ -81,3 +81,25 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.delta:+d} ({self.reason})"
+
+
+class StockReconciliation(models.Model):
+    """One run of the hourly ledger check: which agents' stock differs from the sum of their
+    movements (``drift``: a list of ``{agent_id, name, stock, ledger, difference}``)."""
+
+    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+    agents_checked = models.PositiveIntegerField(default=0)
+    drift = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        verbose_name = _("stock reconciliation")
+        verbose_name_plural = _("stock reconciliations")
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M} ({len(self.drift)} drifting)"
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.drift)

@@ -2,13 +2,19 @@
 
 Rows are locked in ascending id order (no deadlocks between tasks that share agents), and the
 decrement itself is a conditional UPDATE (``stock >= q``) backed by the CHECK constraint, so stock
-can never go negative whatever the concurrency. Every change writes its ``StockMovement`` and,
-when a threshold is crossed, an ``agent.low_stock`` / ``agent.sold_out`` event.
+can never go negative whatever the concurrency. Every change writes its ``StockMovement``,
+when a threshold is crossed an ``agent.low_stock`` / ``agent.sold_out`` event, and makes the
+cached catalog pages stale after commit.
+
+Ledger identity: for every agent, ``sum(StockMovement.delta)`` equals its stock (0 while it is
+unlimited: switching to unlimited writes a movement that closes the balance, switching back
+writes an ``initial`` movement that opens it again).
 """
 
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,7 +22,9 @@ from core.exceptions import ConflictError
 from tasks.choices import EventType
 from tasks.events import event_emit
 
+from .cache import catalog_cache_invalidate
 from .choices import StockReason
+from .constants import MAX_STOCK
 from .models import Agent, StockMovement
 
 
@@ -25,10 +33,27 @@ class InsufficientStock(ConflictError):
     default_message = _("Not enough stock for some agents.")
 
 
+class StockUnlimited(ConflictError):
+    code = "STOCK_UNLIMITED"
+    default_message = _(
+        "This agent has unlimited stock: limit it first with set_limited, then adjust it."
+    )
+
+
+class StockAlreadyLimited(ConflictError):
+    code = "STOCK_ALREADY_LIMITED"
+    default_message = _("This agent already has a limited stock: adjust it with a delta.")
+
+
+class StockTooHigh(ConflictError):
+    code = "STOCK_TOO_HIGH"
+    default_message = _("This change would take the stock above the maximum allowed.")
+
+
 @dataclass(frozen=True)
 class StockChange:
     agent_id: int
-    before: int
+    before: int | None  # None: the agent was unlimited
     after: int
 
 
@@ -73,6 +98,29 @@ def _record(
     user,
     note: str = "",
 ) -> list[StockChange]:
+    return _record_movements(
+        agents=agents,
+        after=after,
+        sign=sign,
+        quantities=quantities,
+        reason=reason,
+        task_id=task_id,
+        user=user,
+        note=note,
+    )[0]
+
+
+def _record_movements(
+    *,
+    agents: dict[int, Agent],
+    after: dict[int, int],
+    sign: int,
+    quantities: dict[int, int],
+    reason: str,
+    task_id: int | None,
+    user,
+    note: str = "",
+) -> tuple[list[StockChange], list[StockMovement]]:
     now = timezone.now()
     changes, movements = [], []
     for agent_id, stock_after in sorted(after.items()):
@@ -93,7 +141,8 @@ def _record(
         agents[agent_id].stock = stock_after
     StockMovement.objects.bulk_create(movements)
     _emit_threshold_events(agents, changes)
-    return changes
+    catalog_cache_invalidate()
+    return changes, movements
 
 
 def _emit_threshold_events(agents: dict[int, Agent], changes: list[StockChange]) -> None:
@@ -105,11 +154,13 @@ def _emit_threshold_events(agents: dict[int, Agent], changes: list[StockChange])
             "stock": change.after,
             "low_stock_threshold": agent.low_stock_threshold,
         }
-        if change.after == 0 and change.before > 0:
+        # An unlimited agent that becomes limited crosses every threshold.
+        before = change.before if change.before is not None else MAX_STOCK + 1
+        if change.after == 0 and before > 0:
             event_emit(
                 type=EventType.AGENT_SOLD_OUT, payload=payload, category_ids=[agent.category_id]
             )
-        elif change.after <= agent.low_stock_threshold < change.before:
+        elif change.after <= agent.low_stock_threshold < before:
             event_emit(
                 type=EventType.AGENT_LOW_STOCK, payload=payload, category_ids=[agent.category_id]
             )
@@ -170,3 +221,128 @@ def stock_give_back(
         task_id=task_id,
         user=user,
     )
+
+
+_ADJUST_SQL = """
+UPDATE agents_agent SET stock = stock + %s, updated_at = %s
+WHERE id = %s AND stock IS NOT NULL AND stock + %s >= 0 AND stock + %s <= %s
+RETURNING stock
+"""
+_SET_LIMITED_SQL = """
+UPDATE agents_agent SET stock = %s, updated_at = %s WHERE id = %s AND stock IS NULL
+RETURNING stock
+"""
+_SET_UNLIMITED_SQL = """
+UPDATE agents_agent SET stock = NULL, updated_at = %s WHERE id = %s AND stock IS NOT NULL
+RETURNING id
+"""
+
+
+def _execute_one(sql: str, params: list):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _ledger_balance(agent_id: int) -> int:
+    total = StockMovement.objects.filter(agent_id=agent_id).aggregate(total=Sum("delta"))["total"]
+    return total or 0
+
+
+def _short(agent: Agent, requested: int) -> InsufficientStock:
+    return InsufficientStock(
+        details={
+            "agents": [
+                {
+                    "agent_id": agent.id,
+                    "name": agent.name,
+                    "requested": requested,
+                    "available": agent.stock,
+                }
+            ]
+        }
+    )
+
+
+@transaction.atomic
+def stock_adjust(*, agent: Agent, delta: int, user=None, note: str = "") -> StockMovement:
+    """Correct the stock of a locked, limited ``agent`` by ``delta`` (manual adjustment).
+
+    A delta that would take the stock below zero raises ``InsufficientStock`` and writes nothing;
+    the UPDATE itself is conditional, so even an unlocked caller could not overdraw.
+    """
+    if agent.stock is None:
+        raise StockUnlimited(details={"agent_id": agent.id})
+    if agent.stock + delta < 0:
+        raise _short(agent, -delta)
+    if agent.stock + delta > MAX_STOCK:
+        raise StockTooHigh(details={"agent_id": agent.id, "max_stock": MAX_STOCK})
+    row = _execute_one(_ADJUST_SQL, [delta, timezone.now(), agent.id, delta, delta, MAX_STOCK])
+    if row is None:  # defensive: the row is locked, this cannot race
+        raise _short(agent, -delta)
+    _changes, movements = _record_movements(
+        agents={agent.id: agent},
+        after={agent.id: row[0]},
+        sign=1 if delta > 0 else -1,
+        quantities={agent.id: abs(delta)},
+        reason=StockReason.ADJUSTMENT,
+        task_id=None,
+        user=user,
+        note=note,
+    )
+    return movements[0]
+
+
+@transaction.atomic
+def stock_set_limited(
+    *, agent: Agent, stock: int, user=None, note: str = "", emit_events: bool = True
+) -> StockMovement:
+    """Give a locked, unlimited ``agent`` a limited stock; writes the ``initial`` movement.
+
+    Also used right after creating an agent with a stock (``emit_events=False``: nobody has seen
+    the agent yet, so there is nothing to announce).
+    """
+    if agent.stock is not None:
+        raise StockAlreadyLimited(details={"agent_id": agent.id, "stock": agent.stock})
+    # Normally 0 for an unlimited agent; any residue is absorbed so the identity holds again.
+    delta = stock - _ledger_balance(agent.id)
+    if _execute_one(_SET_LIMITED_SQL, [stock, timezone.now(), agent.id]) is None:
+        raise StockAlreadyLimited(details={"agent_id": agent.id})
+    movement = StockMovement.objects.create(
+        agent_id=agent.id,
+        delta=delta,
+        reason=StockReason.INITIAL,
+        stock_after=stock,
+        user=user,
+        note=note,
+    )
+    agent.stock = stock
+    if emit_events:
+        _emit_threshold_events({agent.id: agent}, [StockChange(agent.id, None, stock)])
+    catalog_cache_invalidate()
+    return movement
+
+
+@transaction.atomic
+def stock_set_unlimited(*, agent: Agent, user=None, note: str = "") -> StockMovement:
+    """Stop tracking the stock of a locked, limited ``agent``.
+
+    The closing movement brings the ledger balance back to 0 (``stock_after`` 0), so the identity
+    still holds, and a later ``stock_set_limited`` starts from a clean balance.
+    """
+    if agent.stock is None:
+        raise StockUnlimited(details={"agent_id": agent.id})
+    delta = -_ledger_balance(agent.id)
+    if _execute_one(_SET_UNLIMITED_SQL, [timezone.now(), agent.id]) is None:
+        raise StockUnlimited(details={"agent_id": agent.id})
+    movement = StockMovement.objects.create(
+        agent_id=agent.id,
+        delta=delta,
+        reason=StockReason.ADJUSTMENT,
+        stock_after=0,
+        user=user,
+        note=note,
+    )
+    agent.stock = None
+    catalog_cache_invalidate()
+    return movement

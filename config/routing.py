@@ -1,6 +1,11 @@
-"""WebSocket routing. The realtime app plugs its tenant middleware and consumers in here."""
+"""WebSocket routing: Origin check, then the organization from the Host, then the consumers."""
 
 from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 
-websocket_urlpatterns: list = []
-websocket_application = URLRouter(websocket_urlpatterns)
+from displays.middleware import TenantWebsocketMiddleware
+from displays.routing import websocket_urlpatterns
+
+websocket_application = AllowedHostsOriginValidator(
+    TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns))
+)

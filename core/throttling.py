@@ -28,7 +28,8 @@ class OrganizationRateThrottle(throttling.SimpleRateThrottle):
         limit = getattr(tenant, "requests_per_minute", None)
         if not limit or getattr(tenant, "schema_name", "public") == "public":
             return True
-        self.num_requests, self.duration = int(limit), 60
+        self.rate = f"{int(limit)}/min"
+        self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
     def get_cache_key(self, request, view):

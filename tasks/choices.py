@@ -46,3 +46,14 @@ class EventType(models.TextChoices):
     TASK_CANCELLED = "task.cancelled", "task.cancelled"
     AGENT_LOW_STOCK = "agent.low_stock", "agent.low_stock"
     AGENT_SOLD_OUT = "agent.sold_out", "agent.sold_out"
+
+
+# The "bump" of a display screen: the next status on the happy path.
+ADVANCE: dict[str, str] = {
+    TaskStatus.PENDING: TaskStatus.ACCEPTED,
+    TaskStatus.ACCEPTED: TaskStatus.IN_PROGRESS,
+    TaskStatus.IN_PROGRESS: TaskStatus.READY,
+    TaskStatus.READY: TaskStatus.COMPLETED,
+}
+# Items can be marked (un)done while the task is still being worked on.
+ITEM_MARKABLE_STATUSES = (TaskStatus.PENDING, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS)

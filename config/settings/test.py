@@ -29,3 +29,5 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"},
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default="/tmp/commandcenter-test-media")  # noqa: S108
+# Reports: a test slows a report job down this much (worker env only) to kill it mid-job.
+REPORTS_TEST_DELAY_SECONDS = env.float("REPORTS_TEST_DELAY_SECONDS", default=0)

@@ -53,9 +53,17 @@ def test_reactivated_organization_works_again(acme):
 def test_create_organization_command_makes_schema_domain_and_owner(live_db, capsys):
     try:
         call_command(
-            "create_organization", "--name", "Initech", "--slug", "initech",
-            "--domain", "Initech.localhost", "--owner-email", "Boss@Initech.test",
-            "--owner-password", "s3cret-pass-99",
+            "create_organization",
+            "--name",
+            "Initech",
+            "--slug",
+            "initech",
+            "--domain",
+            "Initech.localhost",
+            "--owner-email",
+            "Boss@Initech.test",
+            "--owner-password",
+            "s3cret-pass-99",
         )
         out = capsys.readouterr().out
         assert "schema: initech" in out and "domain: initech.localhost" in out
@@ -72,13 +80,27 @@ def test_create_organization_command_makes_schema_domain_and_owner(live_db, caps
         assert response.status_code == 200
         with pytest.raises(CommandError, match="ORGANIZATION_EXISTS"):
             call_command(
-                "create_organization", "--name", "X", "--slug", "initech",
-                "--domain", "other.localhost", "--owner-email", "a@b.test",
+                "create_organization",
+                "--name",
+                "X",
+                "--slug",
+                "initech",
+                "--domain",
+                "other.localhost",
+                "--owner-email",
+                "a@b.test",
             )
         with pytest.raises(CommandError, match="DOMAIN_EXISTS"):
             call_command(
-                "create_organization", "--name", "X", "--slug", "initech2",
-                "--domain", "initech.localhost", "--owner-email", "a@b.test",
+                "create_organization",
+                "--name",
+                "X",
+                "--slug",
+                "initech2",
+                "--domain",
+                "initech.localhost",
+                "--owner-email",
+                "a@b.test",
             )
         assert not schema_exists("initech2")
     finally:
@@ -92,8 +114,15 @@ def test_create_organization_command_makes_schema_domain_and_owner(live_db, caps
 def test_create_organization_rejects_bad_slugs(slug, db):
     with pytest.raises(CommandError, match="INVALID_SLUG"):
         call_command(
-            "create_organization", "--name", "X", "--slug", slug,
-            "--domain", "bad.localhost", "--owner-email", "a@b.test",
+            "create_organization",
+            "--name",
+            "X",
+            "--slug",
+            slug,
+            "--domain",
+            "bad.localhost",
+            "--owner-email",
+            "a@b.test",
         )
     assert not Organization.objects.filter(domains__domain="bad.localhost").exists()
 
@@ -101,7 +130,16 @@ def test_create_organization_rejects_bad_slugs(slug, db):
 def test_create_organization_rejects_unknown_timezone(db):
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
         call_command(
-            "create_organization", "--name", "X", "--slug", "tzbad",
-            "--domain", "tzbad.localhost", "--owner-email", "a@b.test", "--timezone", "Mars/Base",
+            "create_organization",
+            "--name",
+            "X",
+            "--slug",
+            "tzbad",
+            "--domain",
+            "tzbad.localhost",
+            "--owner-email",
+            "a@b.test",
+            "--timezone",
+            "Mars/Base",
         )
     assert not Organization.objects.filter(slug="tzbad").exists()

@@ -1,0 +1,47 @@
+"""Celery wiring against a real worker process: a job enqueued inside an organization runs in
+that organization's schema, and only sees that organization's rows."""
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from agents.models import AgentCategory
+from config.celery import app
+from core.tasks import schema_probe
+
+pytestmark = pytest.mark.slow
+
+
+def test_job_runs_in_the_schema_it_was_sent_from(celery_worker_process, committed_org):
+    other = committed_org
+    from conftest import make_org
+
+    second = make_org("celery-second")
+    try:
+        with tenant_context(other.organization):
+            AgentCategory.objects.create(name="Only in the first org")
+            first_result = schema_probe.delay()
+        with tenant_context(second.organization):
+            AgentCategory.objects.create(name="Only in the second org")
+            second_result = schema_probe.delay()
+        public_result = schema_probe.delay()
+
+        assert first_result.get(timeout=30) == {
+            "schema": other.schema,
+            "categories": ["Only in the first org"],
+        }
+        assert second_result.get(timeout=30) == {
+            "schema": second.schema,
+            "categories": ["Only in the second org"],
+        }
+        assert public_result.get(timeout=30) == {"schema": "public", "categories": []}
+    finally:
+        second.organization.delete(force_drop=True)
+
+
+def test_app_is_json_only_with_time_limits_and_late_acks():
+    conf = app.conf
+    assert conf.task_serializer == "json"
+    assert conf.accept_content == ["json"]
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit

@@ -1,0 +1,121 @@
+"""The synchronous work behind the WebSocket consumer. Every function here runs in a thread
+(``database_sync_to_async``) inside the organization's schema (``tenant_context``)."""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role, role_at_least
+from accounts.selectors import membership_get_active
+from core.exceptions import ApplicationError
+from organizations.models import Organization
+from tasks import services as task_services
+from tasks.serializers import TaskSerializer
+
+from .constants import PrincipalKind
+from .models import Screen
+from .selectors import event_last_seq, task_list_active_for_station
+from .services import screen_touch
+from .tickets import TicketPrincipal, ticket_consume
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    """Who is on the socket: a screen (acts as staff) or a user (their own role)."""
+
+    kind: str
+    principal_id: int
+    name: str
+    station: list[int] = field(default_factory=list)
+
+
+class SessionRefused(Exception):
+    def __init__(self, code: str, message):
+        self.code, self.message = code, str(message)
+        super().__init__(self.message)
+
+
+def session_open(*, ticket: str) -> Session:
+    principal: TicketPrincipal | None = ticket_consume(ticket=ticket)
+    if principal is None:
+        raise SessionRefused(
+            "INVALID_TICKET", _("Unknown, expired or already used ticket. Ask for a new one.")
+        )
+    if principal.kind == PrincipalKind.SCREEN:
+        screen = Screen.objects.filter(pk=principal.id, is_active=True).first()
+        if screen is None:
+            raise SessionRefused("SCREEN_REVOKED", _("This screen has been revoked."))
+        screen_touch(screen_id=screen.pk)
+        return Session(
+            kind=principal.kind, principal_id=screen.pk, name=screen.name, station=screen.station
+        )
+    membership = membership_get_active(user_id=principal.id, organization_id=connection.tenant.pk)
+    if membership is None or not role_at_least(membership.role, Role.STAFF):
+        raise SessionRefused(
+            "MEMBERSHIP_REVOKED",
+            _("The user is inactive or no longer a member of this organization."),
+        )
+    return Session(kind=principal.kind, principal_id=principal.id, name=membership.user.email)
+
+
+def session_check(*, session: Session) -> SessionRefused | None:
+    """The periodic re-check: organization active, screen not revoked, membership still valid."""
+    if not Organization.objects.filter(pk=connection.tenant.pk, is_active=True).exists():
+        return SessionRefused(
+            "ORGANIZATION_SUSPENDED",
+            _("This organization is suspended. Contact the platform operator."),
+        )
+    if session.kind == PrincipalKind.SCREEN:
+        if not Screen.objects.filter(pk=session.principal_id, is_active=True).exists():
+            return SessionRefused("SCREEN_REVOKED", _("This screen has been revoked."))
+        screen_touch(screen_id=session.principal_id)
+        return None
+    membership = membership_get_active(
+        user_id=session.principal_id, organization_id=connection.tenant.pk
+    )
+    if membership is None:
+        return SessionRefused(
+            "MEMBERSHIP_REVOKED",
+            _("The user is inactive or no longer a member of this organization."),
+        )
+    return None
+
+
+def snapshot_build(*, station: list[int]) -> dict:
+    """The current board: the last seq first, then the active tasks (a task changed in between
+    is in the snapshot already *and* replayed after; applying a task twice is idempotent)."""
+    seq = event_last_seq()
+    tasks = TaskSerializer(task_list_active_for_station(station=station), many=True).data
+    return {"type": "snapshot", "seq": seq, "tasks": tasks}
+
+
+def action_run(*, session: Session, action: str, payload: dict) -> dict:
+    """``bump`` / ``item_done`` with the same rules as REST: screens act as staff, a user with
+    the role they have now (not when the ticket was issued)."""
+    user = None
+    if session.kind == PrincipalKind.USER:
+        membership = membership_get_active(
+            user_id=session.principal_id, organization_id=connection.tenant.pk
+        )
+        if membership is None or not role_at_least(membership.role, Role.STAFF):
+            raise ApplicationError(
+                _("Your role in this organization does not allow this action."),
+                code="PERMISSION_DENIED",
+                status=403,
+            )
+        user = membership.user
+        user.membership = membership
+    if action == "bump":
+        task = task_services.task_advance(task_id=payload["task_id"], user=user)
+    else:
+        task = task_services.task_item_set_done(
+            task_id=payload["task_id"],
+            item_id=payload["item_id"],
+            done=payload["done"],
+            user=user,
+        )
+    return {"id": task.pk, "status": task.status}

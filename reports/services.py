@@ -1,0 +1,303 @@
+"""Writes of the reports app: enqueue, generate (claim -> compute -> store), dispatch.
+
+Idempotency per (tenant, period) rests on the report row: one ``DailyReport`` per business date
+(one ``MonthlyReport`` per month), taken FOR UPDATE at every state change. A job first *claims*
+the row (status ``running``, ``task_id`` = its Celery id), computes outside any transaction,
+then stores the result only if it still owns the row. A redelivered job (worker killed, acks
+late) carries the same id and simply claims again; a job that finds the row ``running`` under
+another id leaves it alone unless that claim is older than the stale threshold.
+"""
+
+import logging
+import time
+import uuid
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_tenants.utils import schema_context, tenant_context
+
+from organizations.business_day import business_date, business_day_bounds, org_zone
+from organizations.selectors import organization_list_active
+
+from . import constants
+from .choices import JOB_FINISHED, JobStatus, ReportKind, ReportStatus
+from .metrics import Period, compute_metrics
+from .models import DailyReport, MonthlyReport, ReportJob
+from .xlsx import build_workbook
+
+logger = logging.getLogger(__name__)
+
+MAX_AUTOMATIC_ATTEMPTS = 3
+IN_FLIGHT = (ReportStatus.PENDING, ReportStatus.RUNNING)
+
+
+def _model(kind: str):
+    return DailyReport if kind == ReportKind.DAILY else MonthlyReport
+
+
+def _period_field(kind: str) -> str:
+    return "business_date" if kind == ReportKind.DAILY else "month"
+
+
+def month_last_day(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def report_period_dates(*, kind: str, period: date) -> tuple[date, date]:
+    if kind == ReportKind.DAILY:
+        return period, period
+    return period, month_last_day(period)
+
+
+def report_storage_name(*, schema: str, kind: str, period: date) -> str:
+    """``<schema>/reports/daily/2026-01-31.xlsx`` or ``<schema>/reports/monthly/2026-01.xlsx``."""
+    label = period.isoformat() if kind == ReportKind.DAILY else f"{period:%Y-%m}"
+    return f"{schema}/reports/{kind}/{label}.xlsx"
+
+
+def stale_after() -> timedelta:
+    return timedelta(
+        seconds=getattr(
+            settings, "REPORTS_STALE_AFTER_SECONDS", constants.DEFAULT_STALE_AFTER_SECONDS
+        )
+    )
+
+
+def _is_stale(report, now: datetime) -> bool:
+    since = report.started_at if report.status == ReportStatus.RUNNING else report.enqueued_at
+    return since is None or now - since > stale_after()
+
+
+def _send(*, schema: str, kind: str, period: date, job_id: str, countdown: float) -> None:
+    # Imported here: tasks.py imports this module.
+    from .tasks import generate_daily, generate_monthly
+
+    task = generate_daily if kind == ReportKind.DAILY else generate_monthly
+    # The schema header is set explicitly: on_commit may run after the tenant context is gone.
+    with schema_context(schema):
+        task.apply_async(
+            args=[period.isoformat()],
+            task_id=job_id,
+            countdown=countdown or None,
+            headers={"_schema_name": schema},
+        )
+
+
+@transaction.atomic
+def report_enqueue(
+    *,
+    kind: str,
+    period: date,
+    force: bool = False,
+    requested_by=None,
+    countdown: float = 0,
+    automatic: bool = False,
+) -> tuple[ReportJob | None, bool]:
+    """Queue one generation of the report of ``period`` in the current tenant.
+
+    Returns ``(job, created)``: the new job, or the job already in flight for this report, or
+    ``None`` when nothing needs doing (ready and not forced; failed too often for an automatic
+    retry). The job is sent to the broker only when the transaction commits.
+    """
+    now = timezone.now()
+    report, _created = (
+        _model(kind).objects.select_for_update().get_or_create(**{_period_field(kind): period})
+    )
+    if report.status in IN_FLIGHT and report.task_id and not _is_stale(report, now):
+        return ReportJob.objects.filter(pk=report.task_id).first(), False
+    if report.status == ReportStatus.READY and not force:
+        return None, False
+    too_many = report.attempts >= MAX_AUTOMATIC_ATTEMPTS
+    if automatic and report.status == ReportStatus.FAILED and too_many:
+        return None, False
+    job = ReportJob.objects.create(
+        kind=kind, period=period, force=force, requested_by=requested_by, report_id=report.pk
+    )
+    report.status = ReportStatus.PENDING
+    report.task_id = str(job.pk)
+    report.enqueued_at = now
+    report.save(update_fields=["status", "task_id", "enqueued_at", "updated_at"])
+    schema = connection.schema_name
+    transaction.on_commit(
+        lambda: _send(
+            schema=schema, kind=kind, period=period, job_id=str(job.pk), countdown=countdown
+        )
+    )
+    return job, True
+
+
+def _job_update(job: ReportJob | None, **fields) -> None:
+    if job is None:
+        return
+    for key, value in fields.items():
+        setattr(job, key, value)
+    job.save(update_fields=list(fields))
+
+
+@transaction.atomic
+def _claim(*, kind: str, period: date, claim_id: str, job: ReportJob | None, force: bool):
+    """Take the report row for this run, or return (report, reason) when it must not run."""
+    now = timezone.now()
+    report, _created = (
+        _model(kind).objects.select_for_update().get_or_create(**{_period_field(kind): period})
+    )
+    if job is not None and job.status in JOB_FINISHED:
+        return report, "this job already finished (duplicate delivery)"
+    owner = report.task_id
+    held = report.status == ReportStatus.RUNNING or job is not None
+    if (
+        report.status in IN_FLIGHT
+        and held
+        and owner
+        and owner != claim_id
+        and not _is_stale(report, now)
+    ):
+        return report, f"another job ({owner}) owns this report"
+    if report.status == ReportStatus.READY and not force and owner != claim_id:
+        return report, "the report is already ready"
+    report.status = ReportStatus.RUNNING
+    report.task_id = claim_id
+    report.started_at = now
+    report.attempts += 1
+    report.error = ""
+    report.save(
+        update_fields=["status", "task_id", "started_at", "attempts", "error", "updated_at"]
+    )
+    _job_update(job, status=JobStatus.RUNNING, started_at=now, report_id=report.pk)
+    return report, None
+
+
+def report_build(*, organization, kind: str, period: date) -> tuple[dict, bytes]:
+    """Metrics and workbook bytes of one period (reads only; current tenant schema)."""
+    first, last = report_period_dates(kind=kind, period=period)
+    metrics = compute_metrics(organization, first, last, monthly=kind == ReportKind.MONTHLY)
+    title = _("Daily report") if kind == ReportKind.DAILY else _("Monthly report")
+    content = build_workbook(
+        organization, metrics, title=str(title), period=Period.of(organization, first, last)
+    )
+    return metrics, content
+
+
+def report_generate(*, kind: str, period: date, job_id: str | None = None, force: bool = False):
+    """Generate (or re-generate) one report in the current tenant; safe to run any number of
+    times and to re-run after a crash. Returns the report, or ``None`` if this run was skipped.
+    """
+    organization = connection.tenant
+    job = ReportJob.objects.filter(pk=job_id).first() if job_id else None
+    if job is not None:
+        force = force or job.force
+    claim_id = str(job_id) if job_id else f"sync-{uuid.uuid4()}"
+    report, reason = _claim(kind=kind, period=period, claim_id=claim_id, job=job, force=force)
+    if reason:
+        logger.info("report %s %s skipped: %s", kind, period, reason)
+        if job is not None and job.status not in JOB_FINISHED:
+            _job_update(job, status=JobStatus.SKIPPED, error=reason, finished_at=timezone.now())
+        return None
+    try:
+        metrics, content = report_build(organization=organization, kind=kind, period=period)
+        delay = getattr(settings, "REPORTS_TEST_DELAY_SECONDS", 0)
+        if delay:
+            # Test hook only (set from the environment in config/settings/test.py): widens the
+            # window in which a test kills the worker mid-job.
+            time.sleep(delay)
+    except Exception as exc:
+        _finish_failed(report_pk=report.pk, kind=kind, claim_id=claim_id, job=job, error=exc)
+        raise
+    return _finish(
+        report_pk=report.pk,
+        kind=kind,
+        period=period,
+        claim_id=claim_id,
+        job=job,
+        metrics=metrics,
+        content=content,
+    )
+
+
+@transaction.atomic
+def _finish(*, report_pk, kind, period, claim_id, job, metrics, content):
+    report = _model(kind).objects.select_for_update().get(pk=report_pk)
+    now = timezone.now()
+    if report.task_id != claim_id:
+        # Our claim went stale and a later job took over: its result wins.
+        _job_update(job, status=JobStatus.SKIPPED, error="superseded", finished_at=now)
+        return None
+    name = report_storage_name(schema=connection.schema_name, kind=kind, period=period)
+    # Replace in place: the storage name is the stable address of this period's workbook.
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    report.file.name = default_storage.save(name, ContentFile(content))
+    report.metrics = metrics
+    report.status = ReportStatus.READY
+    report.generated_at = now
+    report.error = ""
+    report.save()
+    _job_update(job, status=JobStatus.SUCCEEDED, finished_at=now, error="")
+    return report
+
+
+@transaction.atomic
+def _finish_failed(*, report_pk, kind, claim_id, job, error: Exception) -> None:
+    report = _model(kind).objects.select_for_update().get(pk=report_pk)
+    message = f"{type(error).__name__}: {error}"[:2000]
+    if report.task_id == claim_id:
+        report.status = ReportStatus.FAILED
+        report.error = message
+        report.save(update_fields=["status", "error", "updated_at"])
+    _job_update(job, status=JobStatus.FAILED, error=message, finished_at=timezone.now())
+
+
+# --- Beat dispatch (public schema) ------------------------------------------------------------
+
+
+def daily_report_due_at(organization, day: date) -> datetime:
+    """When the report of business date ``day`` is due: the business day has closed and the
+    organization's ``report_time`` (local) has passed on the following calendar day."""
+    close = business_day_bounds(organization, day)[1]
+    at_report_time = datetime.combine(
+        day + timedelta(days=1), organization.report_time, tzinfo=org_zone(organization)
+    )
+    return max(close, at_report_time)
+
+
+def report_due_date(organization, now: datetime) -> date:
+    """The latest business date whose report is due at ``now``."""
+    day = business_date(organization, now) - timedelta(days=1)
+    while daily_report_due_at(organization, day) > now:
+        day -= timedelta(days=1)
+    return day
+
+
+def reports_dispatch(*, now: datetime | None = None) -> list[dict]:
+    """Enqueue the due daily (and, after a month closes, monthly) report of every active
+    organization, staggered. Runs in the public schema; returns what it enqueued."""
+    now = now or timezone.now()
+    stagger = getattr(
+        settings, "REPORTS_DISPATCH_STAGGER_SECONDS", constants.DEFAULT_DISPATCH_STAGGER_SECONDS
+    )
+    sent = []
+    for organization in organization_list_active().order_by("pk").iterator():
+        day = report_due_date(organization, now)
+        targets = [(ReportKind.DAILY, day)]
+        # The month of the latest closed business date's predecessor month is closed for sure
+        # once ``day`` is the last day of a month or later.
+        month = (day + timedelta(days=1)).replace(day=1) - timedelta(days=1)
+        targets.append((ReportKind.MONTHLY, month.replace(day=1)))
+        with tenant_context(organization):
+            for kind, period in targets:
+                _first, last = report_period_dates(kind=kind, period=period)
+                if business_day_bounds(organization, last)[1] <= organization.created_at:
+                    continue  # the organization did not exist yet during that period
+                _job, created = report_enqueue(
+                    kind=kind, period=period, countdown=len(sent) * stagger, automatic=True
+                )
+                if created:
+                    sent.append(
+                        {"schema": organization.schema_name, "kind": kind, "period": period}
+                    )
+    return sent

@@ -1,0 +1,312 @@
+"""The report workbook (openpyxl, write-only mode: 10,000 task rows stream in well under 1 s).
+
+Sheets: Summary (KPIs with deltas), Hourly (table + native bar chart, peak hours filled),
+Agents (ranking + bar chart), Categories, Tasks (every task of the period). Times are local
+to the organization (Excel has no time zones), money cells carry a 2-decimal number format.
+"""
+
+import io
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font, PatternFill
+
+from tasks.models import Task, TaskItem
+
+from .metrics import Period
+
+MONEY_FORMAT = "#,##0.00"
+PERCENT_FORMAT = "0.0%"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+MINUTES_FORMAT = "0.0"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+TITLE_FONT = Font(bold=True, size=14)
+PEAK_FILL = PatternFill("solid", fgColor="FCE4D6")
+GOOD_FONT = Font(color="006100")
+BAD_FONT = Font(color="9C0006")
+
+
+class _Sheet:
+    """A write-only sheet with helpers for styled cells (one style object per kind)."""
+
+    def __init__(self, wb: Workbook, title: str, widths: list[int]):
+        self.ws = wb.create_sheet(title)
+        for index, width in enumerate(widths):
+            self.ws.column_dimensions[chr(ord("A") + index)].width = width
+        self.row = 0
+
+    def cell(self, value, *, fmt=None, font=None, fill=None, align=None):
+        c = WriteOnlyCell(self.ws, value=value)
+        if fmt:
+            c.number_format = fmt
+        if font:
+            c.font = font
+        if fill:
+            c.fill = fill
+        if align:
+            c.alignment = align
+        return c
+
+    def header(self, *titles):
+        self.append([self.cell(t, font=HEADER_FONT, fill=HEADER_FILL) for t in titles])
+
+    def append(self, values):
+        self.ws.append(values)
+        self.row += 1
+
+
+def _money(value) -> Decimal:
+    return Decimal(value) if value is not None else Decimal("0")
+
+
+def _period_label(metrics: dict) -> str:
+    period = metrics["period"]
+    if period["first"] == period["last"]:
+        return period["first"]
+    return f"{period['first']} – {period['last']}"
+
+
+def _summary(wb, organization, metrics: dict, title: str) -> None:
+    s = _Sheet(wb, _("Summary"), [34, 18, 18, 14, 12])
+    s.ws.freeze_panes = "A4"
+    s.append([s.cell(f"{organization.name} — {title} {_period_label(metrics)}", font=TITLE_FONT)])
+    period = metrics["period"]
+    s.append([f"{_('Timezone')}: {period['timezone']}", f"{_('Currency')}: {metrics['currency']}"])
+    deltas = metrics["comparisons"].get("previous_period", {}).get("deltas", {})
+    week = metrics["comparisons"].get("same_weekday_last_week", {}).get("deltas", {})
+    s.header(_("Indicator"), _("Value"), _("Previous period"), _("Change %"), _("vs last week %"))
+
+    def pct(value):
+        return value / 100 if value is not None else None
+
+    def kpi(label, key, fmt=None, raw=None):
+        value = raw if raw is not None else metrics[key]
+        if fmt == MONEY_FORMAT:
+            value = _money(value)
+        d = deltas.get(key, {})
+        w = week.get(key, {})
+        previous = d.get("previous")
+        if fmt == MONEY_FORMAT and previous is not None:
+            previous = _money(previous)
+        change = d.get("change_pct")
+        font = None if not change else (GOOD_FONT if change > 0 else BAD_FONT)
+        s.append(
+            [
+                label,
+                s.cell(value, fmt=fmt),
+                s.cell(previous, fmt=fmt),
+                s.cell(pct(change), fmt=PERCENT_FORMAT, font=font),
+                s.cell(pct(w.get("change_pct")), fmt=PERCENT_FORMAT),
+            ]
+        )
+
+    kpi(_("Tasks"), "tasks_total")
+    for status, count in metrics["tasks_by_status"].items():
+        s.append([f"  {_('Tasks')} {status}", count])
+    kpi(_("Revenue (completed tasks)"), "revenue", MONEY_FORMAT)
+    s.append([_("Gross sales"), s.cell(_money(metrics["gross_sales"]), fmt=MONEY_FORMAT)])
+    kpi(_("Discounts"), "discounts", MONEY_FORMAT)
+    kpi(_("Average task value"), "average_task_value", MONEY_FORMAT)
+    kpi(_("Items sold"), "items_sold")
+    s.append(
+        [
+            _("Cancellation rate"),
+            s.cell(metrics["cancellation_rate"], fmt=PERCENT_FORMAT),
+        ]
+    )
+    s.append([_("Expiry rate"), s.cell(metrics["expiry_rate"], fmt=PERCENT_FORMAT)])
+    prep = metrics["preparation_seconds"]
+    labels = ((_("Average preparation (min)"), "average"), (_("P90 preparation (min)"), "p90"))
+    for label, key in labels:
+        value = prep[key] / 60 if prep[key] is not None else None
+        s.append([label, s.cell(value, fmt=MINUTES_FORMAT)])
+
+
+def _hourly(wb, metrics: dict) -> None:
+    s = _Sheet(wb, _("Hourly"), [10, 10, 12, 14, 8])
+    s.ws.freeze_panes = "A2"
+    s.header(_("Hour"), _("Tasks"), _("Completed"), _("Revenue"), _("Peak"))
+    for h in metrics["hourly"]:
+        fill = PEAK_FILL if h["peak"] else None
+        s.append(
+            [
+                s.cell(h["label"], fill=fill),
+                s.cell(h["tasks"], fill=fill),
+                s.cell(h["completed"], fill=fill),
+                s.cell(_money(h["revenue"]), fmt=MONEY_FORMAT, fill=fill),
+                s.cell(_("peak") if h["peak"] else "", fill=fill),
+            ]
+        )
+    chart = BarChart()
+    chart.title = _("Tasks per hour (peak hours: see column E)")
+    chart.y_axis.title = _("Tasks")
+    chart.x_axis.title = _("Hour")
+    chart.add_data(Reference(s.ws, min_col=2, min_row=1, max_row=25), titles_from_data=True)
+    chart.set_categories(Reference(s.ws, min_col=1, min_row=2, max_row=25))
+    chart.width, chart.height = 24, 10
+    s.ws.add_chart(chart, "G2")
+
+
+def _agents(wb, metrics: dict) -> None:
+    s = _Sheet(wb, _("Agents"), [6, 30, 20, 10, 14, 4, 6, 30, 14, 10])
+    s.ws.freeze_panes = "A2"
+    s.header(
+        _("Rank"),
+        _("Agent"),
+        _("Category"),
+        _("Quantity"),
+        _("Revenue"),
+        "",
+        _("Rank"),
+        _("Agent (by revenue)"),
+        _("Revenue"),
+        _("Quantity"),
+    )
+    by_qty, by_rev = metrics["top_agents_by_quantity"], metrics["top_agents_by_revenue"]
+    for i in range(max(len(by_qty), len(by_rev))):
+        row = [None] * 10
+        if i < len(by_qty):
+            a = by_qty[i]
+            row[:5] = [
+                a["rank"],
+                a["name"],
+                a["category"],
+                a["quantity"],
+                s.cell(_money(a["revenue"]), fmt=MONEY_FORMAT),
+            ]
+        if i < len(by_rev):
+            a = by_rev[i]
+            row[6:] = [
+                a["rank"],
+                a["name"],
+                s.cell(_money(a["revenue"]), fmt=MONEY_FORMAT),
+                a["quantity"],
+            ]
+        s.append(row)
+    if by_qty:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = _("Top agents by quantity")
+        last = len(by_qty) + 1
+        chart.add_data(Reference(s.ws, min_col=4, min_row=1, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(s.ws, min_col=2, min_row=2, max_row=last))
+        chart.width, chart.height = 20, 10
+        s.ws.add_chart(chart, "L2")
+
+
+def _categories(wb, metrics: dict) -> None:
+    s = _Sheet(wb, _("Categories"), [30, 12, 14])
+    s.ws.freeze_panes = "A2"
+    s.header(_("Category"), _("Quantity"), _("Revenue"))
+    for c in metrics["categories"]:
+        s.append([c["name"], c["quantity"], s.cell(_money(c["revenue"]), fmt=MONEY_FORMAT)])
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return value.astimezone(zone).replace(tzinfo=None) if value else None
+
+
+def _tasks(wb, organization, period: Period) -> None:
+    s = _Sheet(wb, _("Tasks"), [14, 12, 10, 18, 20, 20, 20, 8, 12, 12, 12, 10, 24])
+    s.ws.freeze_panes = "A2"
+    s.header(
+        _("Number"),
+        _("Status"),
+        _("Workspace"),
+        _("Customer"),
+        _("Created"),
+        _("Ready"),
+        _("Closed"),
+        _("Items"),
+        _("Subtotal"),
+        _("Discount"),
+        _("Total"),
+        _("Prep (min)"),
+        _("Cancel reason"),
+    )
+    zone = ZoneInfo(organization.timezone)
+    items = (
+        TaskItem.objects.filter(task_id=OuterRef("pk"))
+        .order_by()
+        .values("task_id")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+    rows = (
+        Task.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .annotate(n_items=Coalesce(Subquery(items), 0))
+        .order_by("created_at", "id")
+        .values_list(
+            "number",
+            "status",
+            "workspace",
+            "customer_name",
+            "created_at",
+            "ready_at",
+            "completed_at",
+            "cancelled_at",
+            "expired_at",
+            "n_items",
+            "subtotal",
+            "discount",
+            "total",
+            "cancel_reason",
+        )
+    )
+    ws, cell = s.ws, s.cell
+    for (
+        number,
+        status,
+        workspace,
+        customer,
+        created,
+        ready,
+        completed,
+        cancelled,
+        expired,
+        n_items,
+        subtotal,
+        discount,
+        total,
+        reason,
+    ) in rows.iterator(chunk_size=2000):
+        closed = completed or cancelled or expired
+        prep = (ready - created).total_seconds() / 60 if ready else None
+        ws.append(
+            [
+                number,
+                status,
+                workspace,
+                customer,
+                cell(_local(created, zone), fmt=DATETIME_FORMAT),
+                cell(_local(ready, zone), fmt=DATETIME_FORMAT),
+                cell(_local(closed, zone), fmt=DATETIME_FORMAT),
+                n_items,
+                cell(subtotal, fmt=MONEY_FORMAT),
+                cell(discount, fmt=MONEY_FORMAT),
+                cell(total, fmt=MONEY_FORMAT),
+                cell(prep, fmt=MINUTES_FORMAT),
+                reason,
+            ]
+        )
+
+
+def build_workbook(organization, metrics: dict, *, title: str, period: Period) -> bytes:
+    """The xlsx bytes of one report."""
+    wb = Workbook(write_only=True)
+    _summary(wb, organization, metrics, title)
+    _hourly(wb, metrics)
+    _agents(wb, metrics)
+    _categories(wb, metrics)
+    _tasks(wb, organization, period)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

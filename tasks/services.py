@@ -1,0 +1,401 @@
+"""Writes of the task flow: create, the status machine, item completion, pinning and expiry.
+
+Lock order, the same in every transaction so that none can deadlock another:
+
+1. the task row (``FOR UPDATE``), for changes of an existing task;
+2. the agents (``agents.stock.agents_lock``: ascending id);
+3. the day's ``DailySequence`` row (create only);
+4. the event counter (``tasks.events.event_emit``), always last.
+
+``stock_take`` may emit ``agent.low_stock`` events, so on create the number is allocated before
+the stock is taken; stock is checked on the locked agents before the sequence is touched, so a
+refused create never queues behind the day's sequence row.
+"""
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from agents.choices import StockReason
+from agents.models import StockMovement
+from agents.stock import InsufficientStock, agents_lock, stock_give_back, stock_take
+from core.exceptions import NotFoundError
+from organizations.business_day import business_date
+
+from .choices import (
+    ADVANCE,
+    ITEM_MARKABLE_STATUSES,
+    STATUS_TIMESTAMP,
+    TRANSITIONS,
+    EventType,
+    TaskStatus,
+)
+from .constants import CANCEL_REASON_MAX_LENGTH, EXPIRY_BATCH_SIZE
+from .errors import (
+    AgentNotFound,
+    AgentUnavailable,
+    InvalidTransition,
+    TaskNotActive,
+    field_error,
+)
+from .events import event_emit
+from .models import IdempotencyKey, Task, TaskItem
+from .selectors import access_task
+from .serializers import TaskSerializer
+
+CENT = Decimal("0.01")
+
+_NEXT_SEQUENCE_SQL = """
+INSERT INTO tasks_dailysequence (business_date, last_value) VALUES (%s, 1)
+ON CONFLICT (business_date) DO UPDATE SET last_value = tasks_dailysequence.last_value + 1
+RETURNING last_value
+"""
+
+
+def task_number(day, sequence: int) -> str:
+    """``YYYYMMDD`` + the day's sequence on 3 digits (4 and more past 999)."""
+    return f"{day:%Y%m%d}{sequence:03d}"
+
+
+def _sequence_next(day) -> int:
+    # The upsert locks the day's row until commit: concurrent creates get distinct values, and
+    # a rolled-back create gives its value back (no gap).
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQUENCE_SQL, [day])
+        (value,) = cursor.fetchone()
+    return value
+
+
+def task_serialize(task: Task) -> dict:
+    """The task as a plain JSON-able dict (API body and event ``data``)."""
+    return json.loads(json.dumps(TaskSerializer(task).data))
+
+
+def _items_cache(task: Task, items: list[TaskItem]) -> None:
+    # Serialization reads ``task.items.all()``: give it the rows already in hand.
+    queryset = TaskItem.objects.filter(task=task)
+    queryset._result_cache = list(items)
+    queryset._prefetch_done = True
+    task._prefetched_objects_cache = {"items": queryset}
+
+
+def _items_of(task: Task) -> list[TaskItem]:
+    cache = getattr(task, "_prefetched_objects_cache", {})
+    if "items" in cache:
+        return list(cache["items"])
+    items = list(TaskItem.objects.filter(task=task).order_by("id"))
+    _items_cache(task, items)
+    return items
+
+
+def _task_event(task: Task, type: str) -> None:
+    """Record (and publish after commit) a task event: the last step of every change."""
+    items = _items_of(task)
+    event_emit(
+        type=type,
+        payload=task_serialize(task),
+        task=task,
+        category_ids={item.category_id_snapshot for item in items},
+    )
+
+
+def _user_id(user) -> int | None:
+    return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _user(user):
+    return user if _user_id(user) is not None else None
+
+
+# --- create ----------------------------------------------------------------------------------
+
+
+def _item_errors(items: list[dict], agent_ids: set[int], message) -> list[dict]:
+    # Shaped like DRF's list errors: one entry per item, empty where the item is fine.
+    return [{"agent_id": [str(message)]} if line["agent_id"] in agent_ids else {} for line in items]
+
+
+@transaction.atomic
+def task_create(
+    *,
+    user,
+    items: list[dict],
+    workspace: str = "",
+    customer_name: str = "",
+    notes: str = "",
+    discount: Decimal = Decimal("0"),
+    now: datetime | None = None,
+) -> Task:
+    """Create a task in one transaction: stock taken, prices snapshotted, number allocated.
+
+    ``items`` are ``{"agent_id", "quantity", "notes"}``; several lines may name the same agent
+    (e.g. with different notes): they stay separate lines and the stock is taken for their sum.
+    Nothing is written when anything is refused.
+    """
+    organization = connection.tenant
+    now = now or timezone.now()
+    discount = Decimal(discount).quantize(CENT)
+    if not items:
+        raise field_error("items", _("At least one item is required."))
+
+    quantities: dict[int, int] = defaultdict(int)
+    for line in items:
+        quantities[line["agent_id"]] += line["quantity"]
+
+    agents = agents_lock(quantities)
+    missing = set(quantities) - set(agents)
+    if missing:
+        message = _("Unknown agent.")
+        raise AgentNotFound(
+            details={
+                "agent_ids": sorted(missing),
+                "fields": {"items": _item_errors(items, missing, message)},
+            }
+        )
+    unavailable = [agents[aid] for aid in sorted(quantities) if not agents[aid].is_available]
+    if unavailable:
+        raise AgentUnavailable(
+            details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
+        )
+    # The rows are locked: this check is exact. Done before the sequence row is taken so that a
+    # refused create does not wait behind the day's other creates.
+    short = [
+        {
+            "agent_id": aid,
+            "name": agents[aid].name,
+            "requested": quantity,
+            "available": agents[aid].stock,
+        }
+        for aid, quantity in sorted(quantities.items())
+        if agents[aid].stock is not None and agents[aid].stock < quantity
+    ]
+    if short:
+        raise InsufficientStock(details={"agents": short})
+
+    lines = []
+    for line in items:
+        agent = agents[line["agent_id"]]
+        unit_price = agent.unit_price.quantize(CENT)
+        lines.append(
+            TaskItem(
+                agent_id=agent.id,
+                agent_name=agent.name,
+                category_id_snapshot=agent.category_id,
+                category_name=agent.category.name,
+                unit_price=unit_price,
+                quantity=line["quantity"],
+                line_total=(unit_price * line["quantity"]).quantize(CENT),
+                notes=line.get("notes", ""),
+            )
+        )
+    subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
+    if discount > subtotal:
+        raise field_error(
+            "discount",
+            _("The discount cannot exceed the subtotal (%(subtotal)s).") % {"subtotal": subtotal},
+        )
+
+    day = business_date(organization, now)
+    sequence = _sequence_next(day)
+    task = Task.objects.create(
+        number=task_number(day, sequence),
+        business_date=day,
+        sequence=sequence,
+        status=TaskStatus.PENDING,
+        workspace=workspace,
+        customer_name=customer_name,
+        notes=notes,
+        subtotal=subtotal,
+        discount=discount,
+        total=subtotal - discount,
+        created_by_id=_user_id(user),
+        created_at=now,
+    )
+    stock_take(agents=agents, quantities=dict(quantities), task_id=task.id, user=_user(user))
+    for line in lines:
+        line.task = task
+    TaskItem.objects.bulk_create(lines)
+    _items_cache(task, lines)
+    _task_event(task, EventType.TASK_CREATED)
+    return task
+
+
+# --- status machine --------------------------------------------------------------------------
+
+
+def _stock_restore(task: Task, *, reason: str, user) -> None:
+    # What the task really took, from the ledger: an agent that became limited (or unlimited)
+    # since the task was created gets back exactly what it gave, never more.
+    taken = {
+        row["agent_id"]: -row["net"]
+        for row in StockMovement.objects.filter(task_id=task.id)
+        .values("agent_id")
+        .annotate(net=Sum("delta"))
+        if row["net"] < 0
+    }
+    if not taken:
+        return
+    agents = agents_lock(taken)
+    quantities = {aid: q for aid, q in taken.items() if aid in agents}
+    if quantities:
+        stock_give_back(
+            agents=agents, quantities=quantities, task_id=task.id, reason=reason, user=_user(user)
+        )
+
+
+def _status_apply(task: Task, to_status: str, *, user, reason: str, now: datetime) -> None:
+    """Move a locked task one legal step; restores stock on cancel and expiry."""
+    if to_status not in TRANSITIONS.get(task.status, frozenset()):
+        raise InvalidTransition(details={"from": task.status, "to": to_status})
+    fields = ["status", "updated_at"]
+    if to_status == TaskStatus.CANCELLED:
+        reason = (reason or "").strip()
+        if not reason:
+            raise field_error("reason", _("A reason is required to cancel a task."))
+        if len(reason) > CANCEL_REASON_MAX_LENGTH:
+            raise field_error(
+                "reason",
+                _("Use at most %(n)d characters.") % {"n": CANCEL_REASON_MAX_LENGTH},
+            )
+        task.cancel_reason = reason
+        fields.append("cancel_reason")
+    task.status = to_status
+    stamp = STATUS_TIMESTAMP.get(to_status)
+    if stamp:
+        setattr(task, stamp, now)
+        fields.append(stamp)
+    task.save(update_fields=fields)
+    if to_status == TaskStatus.CANCELLED:
+        _stock_restore(task, reason=StockReason.CANCEL, user=user)
+    elif to_status == TaskStatus.EXPIRED:
+        _stock_restore(task, reason=StockReason.EXPIRE, user=user)
+
+
+def _status_event_type(to_status: str) -> str:
+    if to_status == TaskStatus.CANCELLED:
+        return EventType.TASK_CANCELLED
+    return EventType.TASK_STATUS_CHANGED
+
+
+@transaction.atomic
+def task_transition(
+    *, task_id: int, to_status: str, user=None, reason: str = "", now: datetime | None = None
+) -> Task:
+    """Move a task to ``to_status`` if the status machine allows it (409 otherwise)."""
+    task = access_task(task_id=task_id, lock=True)
+    _status_apply(task, to_status, user=user, reason=reason, now=now or timezone.now())
+    _task_event(task, _status_event_type(to_status))
+    return task
+
+
+@transaction.atomic
+def task_advance(*, task_id: int, user=None) -> Task:
+    """The display screen's bump: pending -> accepted -> in_progress -> ready -> completed."""
+    task = access_task(task_id=task_id, lock=True)
+    to_status = ADVANCE.get(task.status)
+    if to_status is None:
+        raise InvalidTransition(details={"from": task.status, "to": None})
+    _status_apply(task, to_status, user=user, reason="", now=timezone.now())
+    _task_event(task, EventType.TASK_STATUS_CHANGED)
+    return task
+
+
+@transaction.atomic
+def task_item_set_done(*, task_id: int, item_id: int, done: bool = True, user=None) -> Task:
+    """Mark one item (un)done.
+
+    Marking an item done on a pending or accepted task means the work has started: the task
+    moves to ``in_progress`` (stamping ``accepted_at``/``started_at`` on the way); when every
+    item is done it moves to ``ready``. Ready and closed tasks refuse item changes (409
+    ``TASK_NOT_ACTIVE``). Setting an item to the state it already has changes nothing.
+    """
+    task = access_task(task_id=task_id, lock=True)
+    items = _items_of(task)
+    item = next((i for i in items if i.id == item_id), None)
+    if item is None:
+        raise NotFoundError(details={"item_id": item_id})
+    if task.status not in ITEM_MARKABLE_STATUSES:
+        raise TaskNotActive(details={"status": task.status})
+    if item.done == done:
+        return task
+    now = timezone.now()
+    item.done = done
+    item.done_at = now if done else None
+    item.save(update_fields=["done", "done_at"])
+
+    status_before = task.status
+    if done:
+        target = TaskStatus.READY if all(i.done for i in items) else TaskStatus.IN_PROGRESS
+        while task.status != target:
+            _status_apply(task, ADVANCE[task.status], user=user, reason="", now=now)
+    if task.status != status_before:
+        _task_event(task, EventType.TASK_STATUS_CHANGED)
+    else:
+        Task.objects.filter(pk=task.pk).update(updated_at=now)
+        task.updated_at = now
+        _task_event(task, EventType.TASK_UPDATED)
+    return task
+
+
+@transaction.atomic
+def task_set_pinned(*, task_id: int, pinned: bool, user=None) -> Task:
+    """Pin (keep on top of the screens) or unpin a task; ``task.updated`` when it changes."""
+    task = access_task(task_id=task_id, lock=True)
+    if task.pinned == pinned:
+        return task
+    task.pinned = pinned
+    task.save(update_fields=["pinned", "updated_at"])
+    _task_event(task, EventType.TASK_UPDATED)
+    return task
+
+
+# --- expiry ----------------------------------------------------------------------------------
+
+
+def task_expire_stale(*, now: datetime | None = None) -> int:
+    """Expire the current organization's pending tasks older than its expiry delay.
+
+    One short transaction per task, taken with ``SKIP LOCKED``: a task a screen is bumping right
+    now is left alone (it will not be pending any more, or the next run gets it).
+    """
+    organization = connection.tenant
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=organization.task_expiry_minutes)
+    stale = Task.objects.filter(status=TaskStatus.PENDING, created_at__lt=cutoff)
+    expired, last_id = 0, 0
+    while True:
+        ids = list(
+            stale.filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", flat=True)[:EXPIRY_BATCH_SIZE]
+        )
+        if not ids:
+            return expired
+        last_id = ids[-1]
+        for task_id in ids:
+            with transaction.atomic():
+                task = (
+                    stale.select_for_update(skip_locked=True, of=("self",))
+                    .filter(pk=task_id)
+                    .first()
+                )
+                if task is None:
+                    continue
+                _status_apply(task, TaskStatus.EXPIRED, user=None, reason="", now=now)
+                _task_event(task, EventType.TASK_STATUS_CHANGED)
+                expired += 1
+
+
+def idempotency_keys_purge(*, now: datetime | None = None) -> int:
+    """Delete ``Idempotency-Key`` records past their 24 hours."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    deleted, _by_model = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

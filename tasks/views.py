@@ -1,0 +1,212 @@
+"""The task API: thin views over tasks.services and tasks.selectors."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.choices import Role
+from core.api import TenantViewSet
+from core.schema import ErrorSerializer
+
+from .choices import TaskStatus
+from .constants import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, IDEMPOTENCY_KEY_MAX_LENGTH
+from .errors import field_error
+from .events import event_to_message
+from .filters import TaskFilter
+from .idempotency import idempotent_call, request_fingerprint
+from .selectors import task_event_list, task_get, task_list
+from .serializers import (
+    StrictInputSerializer,
+    TaskCancelInputSerializer,
+    TaskCreateInputSerializer,
+    TaskEventPageSerializer,
+    TaskItemDoneInputSerializer,
+    TaskSerializer,
+)
+from .services import (
+    task_create,
+    task_item_set_done,
+    task_serialize,
+    task_set_pinned,
+    task_transition,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Replays the first answer for the same key and body (24 hours).",
+)
+
+
+class EmptyInputSerializer(StrictInputSerializer):
+    """Action endpoints take no body: anything sent is an unknown field."""
+
+
+class EventQuerySerializer(serializers.Serializer):
+    after_seq = serializers.IntegerField(min_value=0, required=False, default=0)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=EVENTS_PAGE_MAX, required=False, default=EVENTS_PAGE_DEFAULT
+    )
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+        raise field_error(
+            "Idempotency-Key",
+            _("Use 1 to %(n)d printable characters.") % {"n": IDEMPOTENCY_KEY_MAX_LENGTH},
+        )
+    return key
+
+
+class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
+    """Tasks (orders): create, list, detail, status actions, item completion, event log."""
+
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    ordering_fields = ["created_at", "number", "total", "status", "business_date", "pinned"]
+    ordering = ["-pinned", "-created_at", "-id"]
+    lookup_value_regex = r"[0-9]+"
+    required_roles = {
+        "read": Role.STAFF,
+        "create": Role.STAFF,
+        "accept": Role.STAFF,
+        "start": Role.STAFF,
+        "ready": Role.STAFF,
+        "complete": Role.STAFF,
+        "pin": Role.STAFF,
+        "unpin": Role.STAFF,
+        "item_done": Role.STAFF,
+        "cancel": Role.MANAGER,
+    }
+
+    def get_queryset(self):
+        return task_list()
+
+    def _empty_body(self, request) -> None:
+        EmptyInputSerializer(data=request.data or {}).is_valid(raise_exception=True)
+
+    @extend_schema(
+        request=TaskCreateInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: TaskSerializer,
+            422: OpenApiResponse(ErrorSerializer, description="IDEMPOTENCY_KEY_REUSED"),
+        },
+    )
+    def create(self, request):
+        data = TaskCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = _idempotency_key(request)
+
+        def work():
+            task = task_create(user=request.user, **data.validated_data)
+            return 201, task_serialize(task), task
+
+        if key is None:
+            status, body, _task = work()
+            return Response(body, status=status)
+        answer = idempotent_call(
+            user=request.user, key=key, fingerprint=request_fingerprint(request.data), work=work
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @extend_schema(responses={200: TaskSerializer})
+    def retrieve(self, request, pk=None):
+        return Response(TaskSerializer(task_get(task_id=int(pk))).data)
+
+    def _transition(self, request, pk, to_status: str, reason: str = "") -> Response:
+        task = task_transition(
+            task_id=int(pk), to_status=to_status, user=request.user, reason=reason
+        )
+        return Response(task_serialize(task))
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        self._empty_body(request)
+        return self._transition(request, pk, TaskStatus.ACCEPTED)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        self._empty_body(request)
+        return self._transition(request, pk, TaskStatus.IN_PROGRESS)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def ready(self, request, pk=None):
+        self._empty_body(request)
+        return self._transition(request, pk, TaskStatus.READY)
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        self._empty_body(request)
+        return self._transition(request, pk, TaskStatus.COMPLETED)
+
+    @extend_schema(request=TaskCancelInputSerializer, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = TaskCancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._transition(request, pk, TaskStatus.CANCELLED, data.validated_data["reason"])
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def pin(self, request, pk=None):
+        self._empty_body(request)
+        task = task_set_pinned(task_id=int(pk), pinned=True, user=request.user)
+        return Response(task_serialize(task))
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def unpin(self, request, pk=None):
+        self._empty_body(request)
+        task = task_set_pinned(task_id=int(pk), pinned=False, user=request.user)
+        return Response(task_serialize(task))
+
+    @extend_schema(
+        request=TaskItemDoneInputSerializer,
+        responses={200: TaskSerializer},
+        parameters=[OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    )
+    @action(detail=True, methods=["patch"], url_path=r"items/(?P<item_id>[0-9]+)")
+    def item_done(self, request, pk=None, item_id=None):
+        data = TaskItemDoneInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = task_item_set_done(
+            task_id=int(pk),
+            item_id=int(item_id),
+            done=data.validated_data["done"],
+            user=request.user,
+        )
+        return Response(task_serialize(task))
+
+    @extend_schema(
+        parameters=[EventQuerySerializer], responses={200: TaskEventPageSerializer}, filters=False
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def events(self, request):
+        query = EventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after_seq, limit = query.validated_data["after_seq"], query.validated_data["limit"]
+        # One more than asked tells whether another page follows, without a count query.
+        events = task_event_list(after_seq=after_seq, limit=limit + 1)
+        page = events[:limit]
+        return Response(
+            {
+                "results": [event_to_message(event) for event in page],
+                "next_after_seq": page[-1].seq if page else after_seq,
+                "has_more": len(events) > limit,
+            }
+        )
