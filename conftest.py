@@ -191,7 +191,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         try:
             if app.control.ping(timeout=1.0):
                 break
-        except Exception:  # noqa: BLE001 - broker not reachable yet
+        except Exception:
             pass
         if proc.poll() is not None:
             raise RuntimeError(f"celery worker died:\n{log_path.read_text()}")

