@@ -109,7 +109,8 @@ def report_enqueue(
         _model(kind).objects.select_for_update().get_or_create(**{_period_field(kind): period})
     )
     if report.status in IN_FLIGHT and report.task_id and not _is_stale(report, now):
-        return ReportJob.objects.filter(pk=report.task_id).first(), False
+        # The owner may be a synchronous run (generate_reports), which has no job row.
+        return _job_or_none(report.task_id), False
     if report.status == ReportStatus.READY and not force:
         return None, False
     too_many = report.attempts >= MAX_AUTOMATIC_ATTEMPTS
@@ -129,6 +130,13 @@ def report_enqueue(
         )
     )
     return job, True
+
+
+def _job_or_none(job_id: str) -> ReportJob | None:
+    try:
+        return ReportJob.objects.filter(pk=uuid.UUID(str(job_id))).first()
+    except ValueError:
+        return None
 
 
 def _job_update(job: ReportJob | None, **fields) -> None:
@@ -188,7 +196,7 @@ def report_generate(*, kind: str, period: date, job_id: str | None = None, force
     times and to re-run after a crash. Returns the report, or ``None`` if this run was skipped.
     """
     organization = connection.tenant
-    job = ReportJob.objects.filter(pk=job_id).first() if job_id else None
+    job = _job_or_none(job_id) if job_id else None
     if job is not None:
         force = force or job.force
     claim_id = str(job_id) if job_id else f"sync-{uuid.uuid4()}"

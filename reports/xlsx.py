@@ -302,11 +302,17 @@ def _tasks(wb, organization, period: Period) -> None:
 def build_workbook(organization, metrics: dict, *, title: str, period: Period) -> bytes:
     """The xlsx bytes of one report."""
     wb = Workbook(write_only=True)
-    _summary(wb, organization, metrics, title)
-    _hourly(wb, metrics)
-    _agents(wb, metrics)
-    _categories(wb, metrics)
-    _tasks(wb, organization, period)
+    try:
+        _summary(wb, organization, metrics, title)
+        _hourly(wb, metrics)
+        _agents(wb, metrics)
+        _categories(wb, metrics)
+        _tasks(wb, organization, period)
+    except Exception:
+        # Finish the streamed sheets' temporary files instead of leaving them to the GC.
+        for sheet in wb.worksheets:
+            sheet.close()
+        raise
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

@@ -1,0 +1,122 @@
+"""Generate reports synchronously in this process (backfills, repairs).
+
+manage.py generate_reports --org acme --date 2026-01-14
+manage.py generate_reports --org acme --month 2026-01
+manage.py generate_reports --all --from 2026-01-01 --to 2026-01-31
+manage.py generate_reports --all            # the latest due day of every organization
+"""
+
+import re
+from datetime import date, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+from tqdm import tqdm
+
+from organizations.business_day import business_date
+from organizations.models import Organization
+from organizations.selectors import organization_list_active
+from reports.choices import ReportKind
+from reports.services import month_last_day, report_due_date, report_generate
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"Invalid {option} '{value}': use YYYY-MM-DD, e.g. 2026-01-14.") from exc
+
+
+def _parse_month(value: str) -> date:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise CommandError(f"Invalid --month '{value}': use YYYY-MM, e.g. 2026-01.")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+class Command(BaseCommand):
+    help = "Generate daily or monthly reports now, in this process (for backfills)."
+
+    def add_arguments(self, parser):
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--org", help="Organization slug.")
+        who.add_argument("--all", action="store_true", help="Every active organization.")
+        when = parser.add_mutually_exclusive_group()
+        when.add_argument("--date", help="One business date, YYYY-MM-DD.")
+        when.add_argument("--month", help="One month, YYYY-MM (monthly report).")
+        when.add_argument("--from", dest="date_from", help="First business date of a range.")
+        parser.add_argument("--to", dest="date_to", help="Last business date of the range.")
+        parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+
+    def handle(self, *args, **opts):
+        organizations = self._organizations(opts)
+        jobs = []
+        now = timezone.now()
+        for organization in organizations:
+            for kind, period in self._periods(organization, opts, now):
+                jobs.append((organization, kind, period))
+        if not jobs:
+            raise CommandError("Nothing to generate.")
+        failures = 0
+        bar = tqdm(jobs, unit="report", disable=opts["no_progress"], file=self.stderr._out)
+        for organization, kind, period in bar:
+            bar.set_description(f"{organization.slug} {kind} {period}")
+            with tenant_context(organization):
+                try:
+                    report_generate(kind=kind, period=period, force=True)
+                except Exception as exc:
+                    failures += 1
+                    self.stderr.write(f"{organization.slug} {kind} {period}: {exc}")
+        done = len(jobs) - failures
+        self.stdout.write(self.style.SUCCESS(f"{done} report(s) generated, {failures} failed."))
+        if failures:
+            raise CommandError(f"{failures} report(s) failed; see the messages above.")
+
+    def _organizations(self, opts) -> list[Organization]:
+        if opts["all"]:
+            return list(organization_list_active().order_by("slug"))
+        organization = (
+            Organization.objects.exclude(schema_name="public").filter(slug=opts["org"]).first()
+        )
+        if organization is None:
+            known = ", ".join(
+                Organization.objects.exclude(schema_name="public")
+                .order_by("slug")
+                .values_list("slug", flat=True)[:20]
+            )
+            raise CommandError(
+                f"Unknown organization '{opts['org']}'. Use one of the slugs: {known or '(none)'}"
+                " or --all."
+            )
+        return [organization]
+
+    def _periods(self, organization, opts, now) -> list[tuple[str, date]]:
+        today = business_date(organization, now)
+        if opts["month"]:
+            month = _parse_month(opts["month"])
+            if month_last_day(month) >= today:
+                raise CommandError(
+                    f"--month {opts['month']} has not closed yet for {organization.slug}: "
+                    "pick an earlier month."
+                )
+            return [(ReportKind.MONTHLY, month)]
+        if opts["date"]:
+            first = last = _parse_date(opts["date"], "--date")
+        elif opts["date_from"] or opts["date_to"]:
+            if not (opts["date_from"] and opts["date_to"]):
+                raise CommandError("Give both --from and --to (YYYY-MM-DD).")
+            first = _parse_date(opts["date_from"], "--from")
+            last = _parse_date(opts["date_to"], "--to")
+            if first > last:
+                raise CommandError("--from must be on or before --to.")
+        else:
+            first = last = report_due_date(organization, now)
+        if last >= today:
+            raise CommandError(
+                f"Business day {last} has not closed yet for {organization.slug} (today is "
+                f"{today} there): pick an earlier date."
+            )
+        return [
+            (ReportKind.DAILY, first + timedelta(days=i)) for i in range((last - first).days + 1)
+        ]

@@ -1,0 +1,81 @@
+"""Events are written in the change's transaction and published only after it commits."""
+
+import asyncio
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from tasks.events import events_group_name
+from tasks.models import Task, TaskEvent
+from tasks.services import task_advance, task_create
+
+from .conftest import catalog_make
+
+
+class Abort(Exception):
+    pass
+
+
+async def _receive(layer, channel: str, timeout: float):
+    try:
+        return await asyncio.wait_for(layer.receive(channel), timeout)
+    except TimeoutError:
+        return None
+
+
+def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(committed_org):
+    committed_org.activate()
+    catalog = catalog_make()
+    user = committed_org.users["staff"]
+    group = events_group_name(committed_org.schema)
+    items = [
+        {"agent_id": catalog.duck.id, "quantity": 8, "notes": ""},
+        {"agent_id": catalog.tea.id, "quantity": 1, "notes": ""},
+    ]
+
+    def rolled_back_create() -> list[str]:
+        try:
+            with transaction.atomic():
+                task_create(user=user, items=items)
+                # Written in the same transaction: low stock first, the task last.
+                raise Abort(list(TaskEvent.objects.order_by("seq").values_list("type", flat=True)))
+        except Abort as abort:
+            return abort.args[0]
+
+    # The subscriber and the publisher share one event loop (the DB work runs in this thread
+    # through sync_to_async): channel-layer receive buffers belong to one loop.
+    async def scenario():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            written = await sync_to_async(rolled_back_create)()
+            assert written == ["agent.low_stock", "task.created"]
+            # Gone with the rollback: nothing stored, nothing published.
+            assert await sync_to_async(TaskEvent.objects.count)() == 0
+            assert await sync_to_async(Task.objects.count)() == 0
+            assert await _receive(layer, channel, 1.0) is None
+
+            task = await sync_to_async(task_create)(user=user, items=items)
+            first = await _receive(layer, channel, 5.0)
+            second = await _receive(layer, channel, 5.0)
+            assert first["type"] == "event.message"
+            assert first["event"]["type"] == "agent.low_stock"
+            event = second["event"]
+            assert event["type"] == "task.created"
+            assert event["seq"] == first["event"]["seq"] + 1
+            assert event["data"]["id"] == task.id and event["data"]["number"] == task.number
+            assert event["category_ids"] == sorted({catalog.hot.id, catalog.drinks.id})
+            assert {i["category_id"] for i in event["data"]["items"]} == set(event["category_ids"])
+
+            await sync_to_async(task_advance)(task_id=task.id)
+            changed = (await _receive(layer, channel, 5.0))["event"]
+            assert changed["type"] == "task.status_changed"
+            assert changed["data"]["status"] == "accepted"
+            assert changed["seq"] == event["seq"] + 1
+            assert await _receive(layer, channel, 0.5) is None
+        finally:
+            await layer.group_discard(group, channel)
+
+    async_to_sync(scenario)()
