@@ -1,11 +1,13 @@
 """The catalog read cache: serialized list pages in Redis, per organization.
 
 Keys go through the default cache, whose key function prefixes the schema name, so one
-organization never reads another's entries. Every page key embeds the organization's current
-catalog *version*; a write bumps the version after its transaction commits and every cached page
-becomes unreachable at once (entries then expire on their TTL). A reader takes the version
-before querying PostgreSQL, so a page built from pre-commit data is stored under the old version
-and never served after the bump.
+organization never reads another's entries. Each page is stored with the organization's catalog
+*version* at the time it was built; a write replaces the version after its transaction commits
+and every page stored under an older version stops matching at once (entries then expire on
+their TTL). A lookup fetches the version and the page in one round trip (``MGET``).
+
+A reader takes the version *before* it queries PostgreSQL, so a page built from pre-commit data
+is stored under the old version and never served after the bump.
 
 The cache is an optimization only: the default cache ignores Redis errors, a missing version
 disables caching for that request, and reads fall through to PostgreSQL.
@@ -13,6 +15,7 @@ disables caching for that request, and reads fall through to PostgreSQL.
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -23,30 +26,41 @@ from .constants import CATALOG_CACHE_PARAMS, CATALOG_CACHE_TTL_SECONDS
 _VERSION_KEY = "catalog:version"
 
 
-def catalog_cache_version() -> str | None:
-    """The organization's current catalog version (created on first use); ``None`` if Redis is
-    unavailable, which means: do not cache."""
-    version = cache.get(_VERSION_KEY)
-    if version is None:
-        cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        version = cache.get(_VERSION_KEY)
-    return version
+@dataclass(frozen=True)
+class CachedPage:
+    key: str
+    version: str | None  # None: Redis unavailable, do not store
+    body: bytes | None  # None: miss
 
 
-def catalog_cache_page_key(*, version: str, resource: str, host: str, params) -> str:
+def _page_key(*, resource: str, host: str, params) -> str:
     relevant = sorted(
         (name, value) for name in CATALOG_CACHE_PARAMS for value in params.getlist(name)
     )
     digest = hashlib.sha1(repr((host, relevant)).encode(), usedforsecurity=False).hexdigest()
-    return f"catalog:{version}:{resource}:{digest}"
+    return f"catalog:{resource}:{digest}"
 
 
-def catalog_cache_get(key: str) -> bytes | None:
-    return cache.get(key)
+def catalog_cache_lookup(*, resource: str, host: str, params) -> CachedPage:
+    """The cached page for this resource and query string, if still current."""
+    key = _page_key(resource=resource, host=host, params=params)
+    found = cache.get_many([_VERSION_KEY, key])
+    version = found.get(_VERSION_KEY)
+    if version is None:
+        # First read since Redis started (or the key was evicted): create a version.
+        candidate = uuid.uuid4().hex
+        version = candidate if cache.add(_VERSION_KEY, candidate, timeout=None) else None
+        version = version or cache.get(_VERSION_KEY)
+        return CachedPage(key=key, version=version, body=None)
+    entry = found.get(key)
+    if entry is not None and entry[0] == version:
+        return CachedPage(key=key, version=version, body=entry[1])
+    return CachedPage(key=key, version=version, body=None)
 
 
-def catalog_cache_set(key: str, body: bytes) -> None:
-    cache.set(key, body, timeout=CATALOG_CACHE_TTL_SECONDS)
+def catalog_cache_store(*, page: CachedPage, body: bytes) -> None:
+    if page.version is not None:
+        cache.set(page.key, (page.version, body), timeout=CATALOG_CACHE_TTL_SECONDS)
 
 
 def _bump(schema_name: str) -> None:

@@ -12,12 +12,7 @@ from accounts.choices import Role
 from core.api import TenantViewSet
 
 from . import services
-from .cache import (
-    catalog_cache_get,
-    catalog_cache_page_key,
-    catalog_cache_set,
-    catalog_cache_version,
-)
+from .cache import catalog_cache_lookup, catalog_cache_store
 from .filters import AgentFilter, CategoryFilter, StableOrderingFilter
 from .selectors import agent_list, category_list, stock_movement_list, stock_reconciliation_last
 from .serializers import (
@@ -45,22 +40,14 @@ class CachedListMixin(mixins.ListModelMixin):
     cache_resource: str = ""
 
     def list(self, request, *args, **kwargs):
-        version = catalog_cache_version()
-        key = None
-        if version is not None:
-            key = catalog_cache_page_key(
-                version=version,
-                resource=self.cache_resource,
-                host=request.get_host(),
-                params=request.query_params,
-            )
-            body = catalog_cache_get(key)
-            if body is not None:
-                return HttpResponse(body, content_type="application/json")
+        page = catalog_cache_lookup(
+            resource=self.cache_resource, host=request.get_host(), params=request.query_params
+        )
+        if page.body is not None:
+            return HttpResponse(page.body, content_type="application/json")
         response = super().list(request, *args, **kwargs)
         body = JSONRenderer().render(response.data)
-        if key is not None:
-            catalog_cache_set(key, body)
+        catalog_cache_store(page=page, body=body)
         return HttpResponse(body, content_type="application/json")
 
 

@@ -7,6 +7,6 @@ TOP_AGENTS_LIMIT = 10
 # broker redelivering yet): any later job may take it over. Must exceed the Celery hard limit.
 DEFAULT_STALE_AFTER_SECONDS = 15 * 60
 # Seconds between two organizations' jobs in one dispatch round (spreads the load).
-DEFAULT_DISPATCH_STAGGER_SECONDS = 1.0
+DEFAULT_DISPATCH_STAGGER_SECONDS = 0.2
 DASHBOARD_CACHE_SECONDS = 60
 DASHBOARD_MAX_DAYS = 366

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context, tenant_context
 
+from core.exceptions import ConflictError
 from organizations.business_day import business_date, business_day_bounds, org_zone
 from organizations.selectors import organization_list_active
 
@@ -130,6 +131,18 @@ def report_enqueue(
         )
     )
     return job, True
+
+
+def report_regenerate(*, kind: str, period: date, requested_by=None) -> ReportJob:
+    """A person asked for this report again: queue it (or return the job already running)."""
+    job, _created = report_enqueue(kind=kind, period=period, force=True, requested_by=requested_by)
+    if job is None:
+        # In flight under a synchronous run (generate_reports), which has no job to poll.
+        raise ConflictError(
+            _("This report is being generated right now; try again in a minute."),
+            code="REPORT_IN_PROGRESS",
+        )
+    return job
 
 
 def _job_or_none(job_id: str) -> ReportJob | None:

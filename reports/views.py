@@ -17,7 +17,7 @@ from . import serializers as s
 from .choices import ReportKind
 from .constants import XLSX_CONTENT_TYPE
 from .selectors import access_report, access_report_job, dashboard_metrics, report_list
-from .services import report_enqueue
+from .services import report_regenerate
 
 MANAGER_ONLY = {"read": Role.MANAGER, "write": Role.MANAGER}
 RANGE_PARAMS = [
@@ -85,15 +85,19 @@ class _ReportViewSet(TenantViewSet):
             content_type=XLSX_CONTENT_TYPE,
         )
 
-    @extend_schema(responses={202: s.ReportJobSerializer})
+    @extend_schema(
+        responses={
+            202: s.ReportJobSerializer,
+            409: OpenApiResponse(description="REPORT_IN_PROGRESS (a synchronous run)"),
+        }
+    )
     @action(detail=False, methods=["post"], url_path="regenerate")
     def regenerate(self, request):
         data = self.regenerate_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job, _created = report_enqueue(
+        job = report_regenerate(
             kind=self.kind,
             period=data.validated_data[self.regenerate_field],
-            force=True,
             requested_by=request.user,
         )
         return Response(s.ReportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
@@ -120,6 +124,10 @@ class ReportJobViewSet(TenantViewSet):
     serializer_class = s.ReportJobSerializer
     filter_backends: list = []
 
+    @extend_schema(
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: s.ReportJobSerializer, 404: OpenApiResponse(description="Not found")},
+    )
     def retrieve(self, request, pk=None):
         return Response(s.ReportJobSerializer(access_report_job(job_id=pk)).data)
 

@@ -6,8 +6,11 @@ to the organization (Excel has no time zones), money cells carry a 2-decimal num
 """
 
 import io
+import re
+import zipfile
 from datetime import datetime
 from decimal import Decimal
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from django.db.models import OuterRef, Subquery, Sum
@@ -210,93 +213,167 @@ def _categories(wb, metrics: dict) -> None:
         s.append([c["name"], c["quantity"], s.cell(_money(c["revenue"]), fmt=MONEY_FORMAT)])
 
 
+# --- Tasks: the one sheet that grows with volume ----------------------------------------------
+#
+# openpyxl writes the header, widths, frozen pane and registers the cell styles; the task rows
+# themselves are streamed as SpreadsheetML straight into that sheet's zip entry (the same
+# inline-string / numeric cells openpyxl writes), about 20x faster than a cell object per value:
+# this is what keeps a 10,000-task day well under the 5 s budget on 2 cores.
+
+TASK_COLUMNS = "ABCDEFGHIJKLM"
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
 def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return value.astimezone(zone).replace(tzinfo=None) if value else None
 
 
-def _tasks(wb, organization, period: Period) -> None:
-    s = _Sheet(wb, _("Tasks"), [14, 12, 10, 18, 20, 20, 20, 8, 12, 12, 12, 10, 24])
-    s.ws.freeze_panes = "A2"
-    s.header(
-        _("Number"),
-        _("Status"),
-        _("Workspace"),
-        _("Customer"),
-        _("Created"),
-        _("Ready"),
-        _("Closed"),
-        _("Items"),
-        _("Subtotal"),
-        _("Discount"),
-        _("Total"),
-        _("Prep (min)"),
-        _("Cancel reason"),
-    )
-    zone = ZoneInfo(organization.timezone)
-    items = (
-        TaskItem.objects.filter(task_id=OuterRef("pk"))
-        .order_by()
-        .values("task_id")
-        .annotate(n=Sum("quantity"))
-        .values("n")
-    )
-    rows = (
-        Task.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-        .annotate(n_items=Coalesce(Subquery(items), 0))
-        .order_by("created_at", "id")
-        .values_list(
-            "number",
-            "status",
-            "workspace",
-            "customer_name",
-            "created_at",
-            "ready_at",
-            "completed_at",
-            "cancelled_at",
-            "expired_at",
-            "n_items",
-            "subtotal",
-            "discount",
-            "total",
-            "cancel_reason",
+def _text_cell(ref: str, text: str) -> str:
+    if not text:
+        return ""
+    text = escape(_ILLEGAL_XML.sub("", text))
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _number_cell(ref: str, value, style: int | None = None) -> str:
+    if value is None:
+        return ""
+    s = f' s="{style}"' if style else ""
+    return f'<c r="{ref}"{s} t="n"><v>{value}</v></c>'
+
+
+def _serial(value: datetime | None) -> float | None:
+    """Excel serial day number of a naive local datetime."""
+    if value is None:
+        return None
+    return round((value - _EXCEL_EPOCH).total_seconds() / 86400, 9)
+
+
+class _TaskRows:
+    """The Tasks sheet: its header through openpyxl, its rows streamed in ``inject``."""
+
+    def __init__(self, wb, organization, period: Period):
+        s = _Sheet(wb, _("Tasks"), [14, 12, 10, 18, 20, 20, 20, 8, 12, 12, 12, 10, 24])
+        s.ws.freeze_panes = "A2"
+        s.header(
+            _("Number"),
+            _("Status"),
+            _("Workspace"),
+            _("Customer"),
+            _("Created"),
+            _("Ready"),
+            _("Closed"),
+            _("Items"),
+            _("Subtotal"),
+            _("Discount"),
+            _("Total"),
+            _("Prep (min)"),
+            _("Cancel reason"),
         )
-    )
-    ws, cell = s.ws, s.cell
-    for (
-        number,
-        status,
-        workspace,
-        customer,
-        created,
-        ready,
-        completed,
-        cancelled,
-        expired,
-        n_items,
-        subtotal,
-        discount,
-        total,
-        reason,
-    ) in rows.iterator(chunk_size=2000):
-        closed = completed or cancelled or expired
-        prep = (ready - created).total_seconds() / 60 if ready else None
-        ws.append(
-            [
-                number,
-                status,
-                workspace,
-                customer,
-                cell(_local(created, zone), fmt=DATETIME_FORMAT),
-                cell(_local(ready, zone), fmt=DATETIME_FORMAT),
-                cell(_local(closed, zone), fmt=DATETIME_FORMAT),
-                n_items,
-                cell(subtotal, fmt=MONEY_FORMAT),
-                cell(discount, fmt=MONEY_FORMAT),
-                cell(total, fmt=MONEY_FORMAT),
-                cell(prep, fmt=MINUTES_FORMAT),
-                reason,
-            ]
+        self.ws = s.ws
+        self.money_style = s.cell(0, fmt=MONEY_FORMAT).style_id
+        self.date_style = s.cell(datetime(2000, 1, 1), fmt=DATETIME_FORMAT).style_id
+        self.zone = ZoneInfo(organization.timezone)
+        self.period = period
+
+    def _queryset(self):
+        items = (
+            TaskItem.objects.filter(task_id=OuterRef("pk"))
+            .order_by()
+            .values("task_id")
+            .annotate(n=Sum("quantity"))
+            .values("n")
         )
+        return (
+            Task.objects.filter(created_at__gte=self.period.start, created_at__lt=self.period.end)
+            .annotate(n_items=Coalesce(Subquery(items), 0))
+            .order_by("created_at", "id")
+            .values_list(
+                "number",
+                "status",
+                "workspace",
+                "customer_name",
+                "created_at",
+                "ready_at",
+                "completed_at",
+                "cancelled_at",
+                "expired_at",
+                "n_items",
+                "subtotal",
+                "discount",
+                "total",
+                "cancel_reason",
+            )
+        )
+
+    def rows(self):
+        """SpreadsheetML ``<row>`` strings, from row 2 on, in chunks."""
+        zone, money, when = self.zone, self.money_style, self.date_style
+        chunk = []
+        for r, (
+            number,
+            status,
+            workspace,
+            customer,
+            created,
+            ready,
+            completed,
+            cancelled,
+            expired,
+            n_items,
+            subtotal,
+            discount,
+            total,
+            reason,
+        ) in enumerate(self._queryset().iterator(chunk_size=2000), start=2):
+            closed = completed or cancelled or expired
+            prep = round((ready - created).total_seconds() / 60, 1) if ready else None
+            chunk.append(
+                f'<row r="{r}">'
+                + _text_cell(f"A{r}", number)
+                + _text_cell(f"B{r}", status)
+                + _text_cell(f"C{r}", workspace)
+                + _text_cell(f"D{r}", customer)
+                + _number_cell(f"E{r}", _serial(_local(created, zone)), when)
+                + _number_cell(f"F{r}", _serial(_local(ready, zone)), when)
+                + _number_cell(f"G{r}", _serial(_local(closed, zone)), when)
+                + _number_cell(f"H{r}", n_items)
+                + _number_cell(f"I{r}", subtotal, money)
+                + _number_cell(f"J{r}", discount, money)
+                + _number_cell(f"K{r}", total, money)
+                + _number_cell(f"L{r}", prep)
+                + _text_cell(f"M{r}", reason)
+                + "</row>"
+            )
+            if len(chunk) >= 1000:
+                yield "".join(chunk)
+                chunk = []
+        if chunk:
+            yield "".join(chunk)
+
+    def inject(self, xlsx: bytes) -> bytes:
+        """Copy the workbook, streaming the task rows into the Tasks sheet's ``sheetData``."""
+        source = zipfile.ZipFile(io.BytesIO(xlsx))
+        path = self.ws.path.lstrip("/")  # known once the workbook is saved
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                data = source.read(info.filename)
+                if info.filename != path:
+                    target.writestr(info, data)
+                    continue
+                xml = data.decode("utf-8")
+                # The dimension openpyxl wrote covers the header only; it is optional: drop it.
+                xml = re.sub(r"<dimension [^>]*/>", "", xml)
+                head, tail = xml.split("</sheetData>", 1)
+                with target.open(path, "w") as fh:
+                    fh.write(head.encode("utf-8"))
+                    for block in self.rows():
+                        fh.write(block.encode("utf-8"))
+                    fh.write(("</sheetData>" + tail).encode("utf-8"))
+        return out.getvalue()
 
 
 def build_workbook(organization, metrics: dict, *, title: str, period: Period) -> bytes:
@@ -307,7 +384,7 @@ def build_workbook(organization, metrics: dict, *, title: str, period: Period) -
         _hourly(wb, metrics)
         _agents(wb, metrics)
         _categories(wb, metrics)
-        _tasks(wb, organization, period)
+        tasks = _TaskRows(wb, organization, period)
     except Exception:
         # Finish the streamed sheets' temporary files instead of leaving them to the GC.
         for sheet in wb.worksheets:
@@ -315,4 +392,4 @@ def build_workbook(organization, metrics: dict, *, title: str, period: Period) -
         raise
     buffer = io.BytesIO()
     wb.save(buffer)
-    return buffer.getvalue()
+    return tasks.inject(buffer.getvalue())

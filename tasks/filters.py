@@ -3,7 +3,6 @@ import django_filters
 from .choices import TaskStatus
 from .models import Task
 
-
 _TRUE_VALUES = ("true", "1")
 _BOOLEAN_VALUES = ("true", "false", "1", "0")
 

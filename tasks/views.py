@@ -93,6 +93,7 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         EmptyInputSerializer(data=request.data or {}).is_valid(raise_exception=True)
 
     @extend_schema(
+        summary="Create a task (order); optional Idempotency-Key.",
         request=TaskCreateInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={
@@ -120,7 +121,7 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
             response["Idempotent-Replayed"] = "true"
         return response
 
-    @extend_schema(responses={200: TaskSerializer})
+    @extend_schema(summary="A task with its items.", responses={200: TaskSerializer})
     def retrieve(self, request, pk=None):
         return Response(TaskSerializer(task_get(task_id=int(pk))).data)
 
@@ -130,45 +131,57 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         )
         return Response(task_serialize(task))
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(summary="Accept a pending task.", request=None, responses={200: TaskSerializer})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         self._empty_body(request)
         return self._transition(request, pk, TaskStatus.ACCEPTED)
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(
+        summary="Start an accepted task (in_progress).",
+        request=None,
+        responses={200: TaskSerializer},
+    )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         self._empty_body(request)
         return self._transition(request, pk, TaskStatus.IN_PROGRESS)
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(
+        summary="Mark a started task ready.", request=None, responses={200: TaskSerializer}
+    )
     @action(detail=True, methods=["post"])
     def ready(self, request, pk=None):
         self._empty_body(request)
         return self._transition(request, pk, TaskStatus.READY)
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(summary="Complete a ready task.", request=None, responses={200: TaskSerializer})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         self._empty_body(request)
         return self._transition(request, pk, TaskStatus.COMPLETED)
 
-    @extend_schema(request=TaskCancelInputSerializer, responses={200: TaskSerializer})
+    @extend_schema(
+        summary="Cancel a task (manager or owner; reason required; stock is given back).",
+        request=TaskCancelInputSerializer,
+        responses={200: TaskSerializer},
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         data = TaskCancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._transition(request, pk, TaskStatus.CANCELLED, data.validated_data["reason"])
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(
+        summary="Pin a task on top of the screens.", request=None, responses={200: TaskSerializer}
+    )
     @action(detail=True, methods=["post"])
     def pin(self, request, pk=None):
         self._empty_body(request)
         task = task_set_pinned(task_id=int(pk), pinned=True, user=request.user)
         return Response(task_serialize(task))
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(summary="Unpin a task.", request=None, responses={200: TaskSerializer})
     @action(detail=True, methods=["post"])
     def unpin(self, request, pk=None):
         self._empty_body(request)
@@ -176,6 +189,7 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         return Response(task_serialize(task))
 
     @extend_schema(
+        summary="Mark an item done or not done (all done: the task becomes ready).",
         request=TaskItemDoneInputSerializer,
         responses={200: TaskSerializer},
         parameters=[OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
@@ -193,7 +207,10 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         return Response(task_serialize(task))
 
     @extend_schema(
-        parameters=[EventQuerySerializer], responses={200: TaskEventPageSerializer}, filters=False
+        summary="The event log after a seq, ascending (screens catch up from here).",
+        parameters=[EventQuerySerializer],
+        responses={200: TaskEventPageSerializer},
+        filters=False,
     )
     @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
     def events(self, request):

@@ -53,6 +53,8 @@ PUBLIC_SCHEMA_NAME = "public"
 # it is what keeps "new organization ready" under a second with many tenants present.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Pre-cloned schemas kept ready so a new organization is renamed into place in milliseconds.
+TENANT_SCHEMA_POOL_SIZE = env.int("TENANT_SCHEMA_POOL_SIZE", default=3)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # Set the search_path once per schema switch, not before every query (half the round trips).
 TENANT_LIMIT_SET_CALLS = True

@@ -18,6 +18,8 @@ def _redis_db(url: str, offset: int) -> str:
 
 
 DEBUG = False
+# No warm pool in the suite (organizations are cloned directly); the pool has its own test.
+TENANT_SCHEMA_POOL_SIZE = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["LOCATION"] = _redis_db(REDIS_URL, 0)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))

@@ -71,6 +71,9 @@ class LiveOrg:
 
 def _live_org(slug: str) -> LiveOrg:
     org = make_org(slug)
+    # Screens accumulate over the session: lift the plan limit (tested on the shared orgs).
+    Organization.objects.filter(pk=org.organization.pk).update(max_screens=100_000)
+    org.organization.max_screens = 100_000
     with tenant_context(org.organization):
         hot = AgentCategory.objects.create(name="Hot", sort_order=1)
         bar = AgentCategory.objects.create(name="Bar", sort_order=2)
@@ -144,10 +147,10 @@ async def receive_until(comm, predicate, timeout: float = 5.0) -> list[dict]:
 
 
 async def receive_all(comm, timeout: float = 0.5) -> list[dict]:
-    """Every message until the socket stays quiet for ``timeout`` seconds."""
+    """Every message until the socket stays quiet for ``timeout`` seconds.
+
+    (``receive_from`` with a timeout would cancel the application when it expires.)"""
     messages = []
-    while True:
-        try:
-            messages.append(await comm.receive_json_from(timeout=timeout))
-        except TimeoutError:
-            return messages
+    while not await comm.receive_nothing(timeout=timeout):
+        messages.append(await comm.receive_json_from(timeout=5))
+    return messages

@@ -5,6 +5,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from agents.models import Agent
@@ -325,3 +326,17 @@ def test_dashboard_bad_ranges_are_400_naming_the_field(acme, query, field):
     response = acme.client("manager").get(f"{DASHBOARD}?{query}")
     assert response.status_code == 400
     assert field in _error_fields(response)
+
+
+def test_regenerate_while_a_synchronous_run_holds_the_report_is_409(acme):
+    acme.activate()
+    DailyReport.objects.create(
+        business_date=D,
+        status=ReportStatus.RUNNING,
+        task_id="sync-1234",
+        started_at=timezone.now(),
+    )
+    response = acme.client("manager").post(f"{DAILY}regenerate/", {"date": "2026-01-14"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "REPORT_IN_PROGRESS"
+    assert not ReportJob.objects.exists()

@@ -219,3 +219,25 @@ def test_dst_spring_forward_day_has_23_hours(nyc, media):
     assert m["cancellation_rate"] == 0.25
     hours = {h["hour"]: h["tasks"] for h in m["hourly"]}
     assert hours[2] == 0 and hours[1] == 1 and hours[3] == 1 and hours[4] == 1
+
+
+def test_workbook_text_is_escaped_and_kept_intact(acme, media):
+    acme.activate()
+    o = acme.organization
+    cola = make_catalog().agents["Cola"]
+    make_tasks(
+        o,
+        [
+            TaskSpec(
+                at(o, "2026-01-14 12:00"), "completed", [(cola, 1)], customer_name=" A&B <VIP> "
+            ),
+            TaskSpec(at(o, "2026-01-14 12:05"), "cancelled", [(cola, 1)], workspace="露台\x07"),
+        ],
+    )
+    report = report_generate(kind=ReportKind.DAILY, period=D)
+    wb = load_workbook(default_storage.open(report.file.name, "rb"))
+    rows = list(wb["Tasks"].iter_rows(min_row=2, values_only=True))
+    assert rows[0][3] == " A&B <VIP> "
+    assert rows[1][2] == "露台"  # control characters are not valid XML: dropped
+    assert rows[1][12] == "customer left"
+    assert rows[1][5] is None  # never ready

@@ -118,7 +118,7 @@ def test_failure_is_recorded_and_retried_a_bounded_number_of_times(acme, media, 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(xlsx, "_tasks", broken)
+    monkeypatch.setattr(xlsx._TaskRows, "rows", broken)
     job, _ = report_enqueue(kind=ReportKind.DAILY, period=D, automatic=True)
     with pytest.raises(RuntimeError):
         report_generate(kind=ReportKind.DAILY, period=D, job_id=str(job.pk))

@@ -16,9 +16,7 @@ from .conftest import catalog_make, ledger_ok
 
 
 @pytest.mark.slow
-def test_beat_dispatcher_expires_stale_tasks_on_a_real_worker(
-    committed_org, celery_worker_process
-):
+def test_beat_dispatcher_expires_stale_tasks_on_a_real_worker(committed_org, celery_worker_process):
     committed_org.activate()
     catalog = catalog_make()
     user = committed_org.users["staff"]

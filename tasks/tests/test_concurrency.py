@@ -56,7 +56,9 @@ def test_200_concurrent_creates_sell_exactly_the_stock(committed_org):
     committed_org.activate()
     catalog = catalog_make()
     wok = agent_make(name="Wok special", category=catalog.hot, price="58.00", stock=50)
-    body = {"items": [{"agent_id": wok.id, "quantity": 1}, {"agent_id": catalog.tea.id, "quantity": 1}]}
+    body = {
+        "items": [{"agent_id": wok.id, "quantity": 1}, {"agent_id": catalog.tea.id, "quantity": 1}]
+    }
     results = _run(committed_org, [body] * 200)
     statuses = [status for status, _ in results]
     assert statuses.count(201) == 50, sorted(set(statuses))

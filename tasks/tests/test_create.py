@@ -367,3 +367,25 @@ def test_bad_idempotency_key_is_a_400(acme, catalog):
     assert "Idempotency-Key" in response.json()["error"]["details"]["fields"]
     acme.activate()
     assert counts() == (0, 2, 0)  # the two initial-stock movements of the catalog
+
+
+def test_create_query_count_does_not_grow_with_items(acme, catalog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from .conftest import agent_make
+
+    acme.activate()
+    limited = [
+        agent_make(name=f"Dish {i}", category=catalog.hot, price="10.00", stock=100)
+        for i in range(20)
+    ]
+    client = acme.client("staff")
+    counts_by_size = {}
+    for size in (1, 20):
+        body = {"items": [{"agent_id": a.id, "quantity": 1} for a in limited[:size]]}
+        with CaptureQueriesContext(connection) as captured:
+            assert client.post(URL, body, format="json").status_code == 201
+        counts_by_size[size] = len(captured)
+    assert counts_by_size[1] == counts_by_size[20], counts_by_size
+    assert counts_by_size[20] <= 16, counts_by_size

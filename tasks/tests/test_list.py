@@ -55,13 +55,9 @@ def test_list_filters(acme, catalog):
     assert ids(workspace="B02") == [old.pk]
     assert ids(pinned="true") == [tasks[2].pk]
     assert ids(business_date=old.business_date.isoformat()) == [old.pk]
-    assert ids(business_date_from=tasks[0].business_date.isoformat()) == sorted(
-        t.pk for t in tasks
-    )
+    assert ids(business_date_from=tasks[0].business_date.isoformat()) == sorted(t.pk for t in tasks)
     assert ids(created_before=(now - timedelta(days=1)).isoformat()) == [old.pk]
-    assert ids(created_after=(now - timedelta(hours=1)).isoformat()) == sorted(
-        t.pk for t in tasks
-    )
+    assert ids(created_after=(now - timedelta(hours=1)).isoformat()) == sorted(t.pk for t in tasks)
     ordered = client.get(URL, {"ordering": "created_at"}).json()["results"]
     assert ordered[0]["id"] == old.pk
 
@@ -149,9 +145,11 @@ def test_event_log_pages_by_seq(acme, catalog, django_assert_max_num_queries):
 def test_schema_documents_the_task_endpoints(acme):
     response = acme.client("staff").get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
-    paths = response.json()["paths"] if response["Content-Type"].startswith(
-        "application/json"
-    ) else None
+    paths = (
+        response.json()["paths"]
+        if response["Content-Type"].startswith("application/json")
+        else None
+    )
     if paths is None:  # YAML by default
         text = response.content.decode()
         for path in ("/api/v1/tasks/", "/api/v1/tasks/{id}/cancel/", "/api/v1/tasks/events/"):

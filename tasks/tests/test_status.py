@@ -37,7 +37,7 @@ def test_every_transition_is_allowed_or_refused_by_the_machine(acme, catalog):
     statuses = list(TaskStatus)
     for from_status in statuses:
         for to_status in statuses:
-            task = _task(acme, catalog, duck=1, juice=0 or 1)
+            task = _task(acme, catalog, duck=1, juice=1)
             Task.objects.filter(pk=task.pk).update(status=from_status)
             events_before = TaskEvent.objects.count()
             if to_status in TRANSITIONS[from_status]:
@@ -72,7 +72,9 @@ def test_cancel_restores_stock_and_needs_a_reason(acme, catalog):
     for reason in ("", "   "):
         with pytest.raises(Exception) as info:
             task_transition(task_id=task.pk, to_status=TaskStatus.CANCELLED, reason=reason)
-        assert info.value.details["fields"] == {"reason": [info.value.details["fields"]["reason"][0]]}
+        assert info.value.details["fields"] == {
+            "reason": [info.value.details["fields"]["reason"][0]]
+        }
     task = task_transition(
         task_id=task.pk, to_status=TaskStatus.CANCELLED, reason="customer left", user=None
     )
@@ -248,7 +250,10 @@ def test_pin_unpin_and_item_done_over_http(acme, catalog):
         response = client.patch(f"{URL}{task.pk}/items/{item_ids[0]}/", body, format="json")
         assert response.status_code == 400, body
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
-    assert client.patch(f"{URL}{task.pk}/items/999999/", {"done": True}, format="json").status_code == 404
+    assert (
+        client.patch(f"{URL}{task.pk}/items/999999/", {"done": True}, format="json").status_code
+        == 404
+    )
     response = client.patch(f"{URL}{task.pk}/items/{item_ids[0]}/", {"done": False}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "TASK_NOT_ACTIVE"

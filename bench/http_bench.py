@@ -1,0 +1,526 @@
+#!/usr/bin/env python
+"""HTTP benchmark: the floor, the cached catalog read and task create, as ratios to the floor.
+
+One command does everything (see bench/README.md):
+
+    .venv/bin/python bench/http_bench.py                 # gunicorn (WSGI) and uvicorn (ASGI)
+    .venv/bin/python bench/http_bench.py --server gunicorn --duration 20
+
+1. creates the ``cc_bench`` database if needed and runs ``manage.py platform_setup`` on it;
+2. prepares an organization ``bench`` (host ``bench.localhost``) with 40 agents in 4 categories
+   and 4 manager accounts, and issues their JWTs (``_prepare``, a Django subprocess);
+3. for each server: starts it with the production settings, then for each scenario runs the
+   load client in a *separate process* (``_load``, plain asyncio + uvloop over raw HTTP/1.1
+   keep-alive sockets: no Django, no httpx, a few percent of one core at these rates), with a
+   warm-up that is not counted;
+4. prints throughput, p50/p95/p99, errors and the ratio to the floor of the same server, and
+   writes them as JSON (``--output``).
+
+The benchmark never touches a test database: ``DATABASE_URL`` defaults to ``cc_bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+BENCH_SLUG = "bench"
+BENCH_HOST = "bench.localhost"
+AGENTS = 40
+CATEGORIES = 4
+USERS = 16
+
+SCENARIOS = {
+    "floor": {"method": "GET", "path": "/bench/floor/", "auth": False, "expect": 200},
+    "catalog": {"method": "GET", "path": "/api/v1/agents/", "auth": True, "expect": 200},
+    "task_create": {"method": "POST", "path": "/api/v1/tasks/", "auth": True, "expect": 201},
+}
+
+
+# --- orchestration (no Django in this process) -----------------------------------------------
+
+
+def bench_env(args) -> dict:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost",
+        "BENCH_FLOOR_ENABLED": "1",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        # The tokens outlive the run. The per-user throttle still runs (and costs) on every
+        # request but never triggers; its window is 1 s because DRF's throttles keep the list of
+        # every request timestamp in the window (see bench/README.md).
+        "JWT_ACCESS_MINUTES": "240",
+        "THROTTLE_USER_RATE": args.user_rate,
+        "SENTRY_DSN": "",
+    }
+
+
+def ensure_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urllib.parse.urlparse(database_url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+
+
+def run(cmd: list[str], env: dict, capture: bool = False) -> str:
+    result = subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True, capture_output=capture)
+    return result.stdout if capture else ""
+
+
+def server_command(kind: str, args) -> list[str]:
+    bind_port = str(args.port)
+    if kind == "gunicorn":
+        return [
+            str(VENV_BIN / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{bind_port}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--backlog",
+            "2048",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ]
+    return [
+        str(VENV_BIN / "uvicorn"),
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        bind_port,
+        "--workers",
+        str(args.workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+    ]
+
+
+def wait_http(port: int, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    request = b"GET /health/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(request)
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become healthy")
+
+
+def start_server(kind: str, args, env: dict, log_dir: Path) -> subprocess.Popen:
+    log = open(log_dir / f"{kind}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        server_command(kind, args),
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_http(args.port)
+    except RuntimeError:
+        stop_server(proc)
+        raise RuntimeError(f"{kind} failed to start, see {log_dir / (kind + '.log')}") from None
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def run_load(spec: dict) -> dict:
+    # The spec goes through stdin: the request variants exceed what one argv string may hold.
+    out = subprocess.run(
+        [sys.executable, __file__, "_load"],
+        input=json.dumps(spec),
+        cwd=ROOT,
+        check=True,
+        text=True,
+        capture_output=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def probe(port: int, request: bytes) -> tuple[int, bytes]:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request.replace(b"Connection: keep-alive", b"Connection: close"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[list[str]]:
+    """Per token, a list of raw requests (task bodies vary: 3 distinct random agents)."""
+    spec = SCENARIOS[scenario]
+    host = "localhost" if scenario == "floor" else prepared["host"]
+    per_token = []
+    for token in prepared["tokens"]:
+        variants = []
+        for _ in range(50 if scenario == "task_create" else 1):
+            headers = [
+                f"{spec['method']} {spec['path']} HTTP/1.1",
+                f"Host: {host}",
+                "Connection: keep-alive",
+                "Accept: application/json",
+            ]
+            if spec["auth"]:
+                headers.append(f"Authorization: Bearer {token}")
+            body = ""
+            if scenario == "task_create":
+                agents = rng.sample(prepared["agent_ids"], 3)
+                body = json.dumps(
+                    {
+                        "items": [{"agent_id": a, "quantity": 1} for a in agents],
+                        "workspace": f"B{rng.randint(1, 40):02d}",
+                    }
+                )
+                headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+            variants.append("\r\n".join(headers) + "\r\n\r\n" + body)
+        per_token.append(variants)
+    return per_token
+
+
+def fmt_row(name: str, r: dict, floor: dict | None) -> str:
+    ratio = f"{r['rps'] / floor['rps']:.2f}x" if floor and floor["rps"] else "-"
+    return (
+        f"  {name:<12} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:>6.1f}  p95 {r['p95_ms']:>6.1f}  "
+        f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']:>4}  (n={r['requests']})  "
+        f"ratio {ratio}  load {r['loadavg_1m_after']}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--server", choices=["gunicorn", "uvicorn", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads")
+    parser.add_argument("--port", type=int, default=8110)
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="open connections")
+    parser.add_argument(
+        "--scenarios", default="floor,catalog,task_create", help="comma-separated subset"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_bench"),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+    )
+    parser.add_argument(
+        "--user-rate", default="1000000/s", help="THROTTLE_USER_RATE for the server"
+    )
+    parser.add_argument(
+        "--org-rpm",
+        type=int,
+        default=0,
+        help="the bench organization's requests_per_minute (0: plan throttle skipped)",
+    )
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "http_bench.json"))
+    parser.add_argument("--skip-setup", action="store_true", help="skip platform_setup")
+    args = parser.parse_args()
+
+    env = bench_env(args)
+    log_dir = Path(args.output).parent
+    log_dir.mkdir(parents=True, exist_ok=True)
+    ensure_database(args.database_url)
+    if not args.skip_setup:
+        print("platform_setup on", args.database_url)
+        run([sys.executable, "manage.py", "platform_setup", "--verbosity", "0"], env, True)
+    prepared = json.loads(
+        run([sys.executable, __file__, "_prepare", str(args.org_rpm)], env, True).splitlines()[-1]
+    )
+    print(
+        f"prepared {prepared['host']}: {len(prepared['agent_ids'])} agents, "
+        f"{len(prepared['tokens'])} users"
+    )
+
+    rng = random.Random(42)
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    servers = ["gunicorn", "uvicorn"] if args.server == "both" else [args.server]
+    results: dict = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1m_before": round(os.getloadavg()[0], 2),
+        "concurrency": args.concurrency,
+        "workers": args.workers,
+        "threads": args.threads,
+        "duration_s": args.duration,
+        "user_rate": args.user_rate,
+        "org_requests_per_minute": args.org_rpm,
+        "servers": {},
+    }
+    for kind in servers:
+        print(
+            f"\n== {kind} ({args.workers} workers"
+            + (f" x {args.threads} threads, gthread" if kind == "gunicorn" else ", uvloop")
+            + f"), {args.concurrency} connections, {args.duration:.0f}s per scenario"
+        )
+        proc = start_server(kind, args, env, log_dir)
+        server_results: dict = {}
+        try:
+            for scenario in scenarios:
+                requests = build_requests(scenario, prepared, rng)
+                status, body = probe(args.port, requests[0][0].encode())
+                if status != SCENARIOS[scenario]["expect"]:
+                    if scenario == "task_create" and status == 404:
+                        print(
+                            "  task_create  SKIPPED: POST /api/v1/tasks/ answers 404 "
+                            "(the tasks endpoint is not there yet)"
+                        )
+                        server_results[scenario] = {"skipped": "endpoint 404"}
+                        continue
+                    raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
+                result = run_load(
+                    {
+                        "port": args.port,
+                        "requests": requests,
+                        "concurrency": args.concurrency,
+                        "duration": args.duration,
+                        "warmup": args.warmup,
+                        "expect": SCENARIOS[scenario]["expect"],
+                    }
+                )
+                result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+                server_results[scenario] = result
+                print(fmt_row(scenario, result, server_results.get("floor")))
+        finally:
+            stop_server(proc)
+        floor = server_results.get("floor", {})
+        for result in server_results.values():
+            if "rps" in result and floor.get("rps"):
+                result["ratio_to_floor"] = round(result["rps"] / floor["rps"], 3)
+        results["servers"][kind] = server_results
+    Path(args.output).write_text(json.dumps(results, indent=2))
+    print(f"\nresults: {args.output}")
+    return 0
+
+
+# --- _prepare: the bench organization (Django, production settings) -------------------------
+
+
+def prepare(org_rpm: int) -> None:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+    from decimal import Decimal
+
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from accounts.choices import Role
+    from accounts.models import Membership, User
+    from accounts.tokens import tokens_for_membership
+    from agents.constants import MAX_STOCK
+    from agents.models import Agent, AgentCategory
+    from agents.services import agent_create, category_create
+    from agents.stock import agents_lock, stock_adjust
+    from organizations.models import Organization
+    from organizations.services import organization_create
+
+    org = Organization.objects.filter(slug=BENCH_SLUG).first()
+    if org is None:
+        org = organization_create(
+            name="Bench",
+            slug=BENCH_SLUG,
+            domain=BENCH_HOST,
+            owner_email="owner@bench.test",
+            owner_password="bench-pass-123",
+        )
+    # 0 skips the plan throttle (OrganizationRateThrottle treats a falsy limit as none); the
+    # model validator forbids 0 for real organizations, hence the direct update.
+    Organization.objects.filter(pk=org.pk).update(requests_per_minute=org_rpm, max_agents=1000)
+    org.refresh_from_db()
+    users = []
+    for i in range(USERS):
+        user = User.objects.filter(email=f"manager{i}@bench.test").first()
+        if user is None:
+            user = User.objects.create_user(email=f"manager{i}@bench.test", password="bench-123")
+        Membership.objects.get_or_create(
+            user=user, organization=org, defaults={"role": Role.MANAGER}
+        )
+        users.append(user)
+    with tenant_context(org):
+        categories = list(AgentCategory.objects.order_by("sort_order"))
+        for i in range(len(categories), CATEGORIES):
+            categories.append(category_create(name=f"Category {i}", sort_order=i))
+        for i in range(Agent.objects.count(), AGENTS):
+            agent_create(
+                name=f"Agent {i:02d}",
+                category=categories[i % CATEGORIES],
+                unit_price=Decimal("10.00") + i,
+                # Half the catalog has a (large) stock: task create takes it on the real path.
+                stock=MAX_STOCK if i % 2 == 0 else None,
+                low_stock_threshold=5,
+            )
+        for agent in Agent.objects.filter(stock__lt=MAX_STOCK // 2):
+            from django.db import transaction
+
+            with transaction.atomic():
+                locked = agents_lock([agent.pk])[agent.pk]
+                stock_adjust(agent=locked, delta=MAX_STOCK - locked.stock, note="bench refill")
+        agent_ids = list(Agent.objects.filter(is_available=True).values_list("id", flat=True))
+    connection.set_schema_to_public()
+    tokens = [
+        str(tokens_for_membership(user=user, organization=org).access_token) for user in users
+    ]
+    print(json.dumps({"host": BENCH_HOST, "tokens": tokens, "agent_ids": agent_ids}))
+
+
+# --- _load: the client (separate process, no Django) -----------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if b":" in line:
+            key, value = line.split(b":", 1)
+            headers[key.strip().lower()] = value.strip().lower()
+    if b"content-length" in headers:
+        await reader.readexactly(int(headers[b"content-length"]))
+    elif headers.get(b"transfer-encoding") == b"chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status, headers.get(b"connection") != b"close"
+
+
+async def _load_async(spec: dict) -> dict:
+    port, expect = spec["port"], spec["expect"]
+    requests = [[r.encode() for r in variants] for variants in spec["requests"]]
+    start = time.perf_counter()
+    measure_from = start + spec["warmup"]
+    deadline = measure_from + spec["duration"]
+    latencies: list[float] = []
+    errors: Counter = Counter()
+
+    async def connection_loop(index: int) -> None:
+        variants = requests[index % len(requests)]
+        reader = writer = None
+        i = index
+        while True:
+            sent_at = time.perf_counter()
+            if sent_at >= deadline:
+                break
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(variants[i % len(variants)])
+                i += 1
+                status, keep_alive = await _read_response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                if sent_at >= measure_from:
+                    errors[type(exc).__name__] += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+                await asyncio.sleep(0.01)
+                continue
+            done_at = time.perf_counter()
+            if sent_at >= measure_from:
+                latencies.append(done_at - sent_at)
+                if status != expect:
+                    errors[str(status)] += 1
+            if not keep_alive:
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(connection_loop(i) for i in range(spec["concurrency"])))
+    elapsed = time.perf_counter() - measure_from
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        if not latencies:
+            return 0.0
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(pct(0.50), 2),
+        "p95_ms": round(pct(0.95), 2),
+        "p99_ms": round(pct(0.99), 2),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
+    }
+
+
+def load(spec: dict) -> None:
+    try:
+        import uvloop
+
+        result = uvloop.run(_load_async(spec))
+    except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
+        result = asyncio.run(_load_async(spec))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "_prepare":
+        prepare(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_load":
+        load(json.loads(sys.stdin.read()))
+    else:
+        sys.exit(main())
