@@ -83,6 +83,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="session")
 def _shared_orgs(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        # With --reuse-db the previous run's organizations are still there: start clean.
+        for leftover in Organization.objects.filter(slug__in=["acme", "globex"]):
+            leftover.delete(force_drop=True)
+        User.objects.filter(email__regex=r"@(acme|globex|multi)\.test$").delete()
         acme = make_org("acme")
         globex = make_org("globex")
         # One person who belongs to both organizations (token binding tests).

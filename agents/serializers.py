@@ -1,9 +1,11 @@
 """Input and output shapes of the catalog API. No business rules here."""
 
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.serializers import StrictSerializer
+from organizations.business_day import org_zone
 
 from .constants import MAX_PRICE_DIGITS, MAX_STOCK
 from .models import Agent, AgentCategory, StockMovement, StockReconciliation
@@ -47,11 +49,23 @@ class MoneyField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
+class OrgDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with the organization's own offset (``+08:00``), like the tasks API."""
+
+    def default_timezone(self):
+        tenant = getattr(connection, "tenant", None)
+        if tenant is not None and getattr(tenant, "timezone", None):
+            return org_zone(tenant)
+        return super().default_timezone()
+
+
 # --- categories ------------------------------------------------------------------------------
 
 
 class AgentCategoryOutputSerializer(serializers.ModelSerializer):
     agent_count = serializers.IntegerField(read_only=True, required=False)
+    created_at = OrgDateTimeField(read_only=True)
+    updated_at = OrgDateTimeField(read_only=True)
 
     class Meta:
         model = AgentCategory
@@ -74,6 +88,8 @@ class AgentOutputSerializer(serializers.ModelSerializer):
     stock = serializers.IntegerField(
         allow_null=True, help_text=_("null = unlimited"), read_only=True
     )
+    created_at = OrgDateTimeField(read_only=True)
+    updated_at = OrgDateTimeField(read_only=True)
 
     class Meta:
         model = Agent
@@ -186,6 +202,7 @@ class StockAdjustmentInputSerializer(StrictSerializer):
 
 class StockMovementOutputSerializer(serializers.ModelSerializer):
     user_email = serializers.EmailField(source="user.email", read_only=True, default=None)
+    at = OrgDateTimeField(read_only=True)
 
     class Meta:
         model = StockMovement
@@ -211,6 +228,7 @@ class StockAdjustmentOutputSerializer(serializers.Serializer):
 
 class StockReconciliationOutputSerializer(serializers.ModelSerializer):
     has_drift = serializers.BooleanField(read_only=True)
+    checked_at = OrgDateTimeField(read_only=True)
 
     class Meta:
         model = StockReconciliation

@@ -1,14 +1,40 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (tenant-aware)."""
+"""ASGI entry point: one origin for HTTP and WebSockets.
+
+WebSockets go to Channels (Origin check, organization from the Host, consumers). HTTP goes to
+Django's *WSGI* handler run on a thread pool (uvicorn's WSGI adapter) by default: our views are
+synchronous, and Django's ASGI handler hops every request through ``sync_to_async`` onto one
+thread per process, which measured several times slower on 2 cores (docs/serving.md).
+``ASGI_HTTP=asgi`` switches back to Django's ASGI handler. ``/static/`` is served by Django's
+staticfiles handler (the display board's JS/CSS; a CDN or reverse proxy can take it over).
+"""
 
 import os
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import (  # noqa: E402
+    ASGIStaticFilesHandler,
+    StaticFilesHandler,
+)
+from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+HTTP_MODE = os.environ.get("ASGI_HTTP", "wsgi")
+HTTP_THREADS = int(os.environ.get("ASGI_HTTP_THREADS", "8"))
+
+
+def _http_application():
+    if HTTP_MODE == "asgi":
+        return ASGIStaticFilesHandler(django_asgi_app)
+    from uvicorn.middleware.wsgi import WSGIMiddleware
+
+    return WSGIMiddleware(StaticFilesHandler(get_wsgi_application()), workers=HTTP_THREADS)
+
+
+application = ProtocolTypeRouter({"http": _http_application(), "websocket": websocket_application})

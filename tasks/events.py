@@ -7,7 +7,9 @@ events commit in ``seq`` order and a screen catching up with ``after_seq`` never
 Take every other row lock (tasks, agents, daily sequence) *before* emitting.
 """
 
+import asyncio
 import logging
+import threading
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
@@ -65,14 +67,36 @@ def event_emit(
     return event
 
 
+_thread = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's own event loop, kept between events.
+
+    channels-redis keeps one connection pool per event loop: ``async_to_sync`` would run every
+    publish on a new loop (a new Redis connection, opened and closed, several milliseconds on
+    the task-create path). A loop kept per thread reuses its connection.
+    """
+    loop = getattr(_thread, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _thread.loop = loop
+    return loop
+
+
 def event_publish(*, schema_name: str, message: dict) -> None:
     """Fan an event out to the organization's connected screens (any process, any host)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    group = events_group_name(schema_name)
+    body = {"type": "event.message", "event": message}
     try:
-        async_to_sync(layer.group_send)(
-            events_group_name(schema_name), {"type": "event.message", "event": message}
-        )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case: sync code (WSGI, Celery, sync_to_async threads)
+            _thread_loop().run_until_complete(layer.group_send(group, body))
+        else:
+            async_to_sync(layer.group_send)(group, body)
     except Exception:
         logger.exception("event publish failed", extra={"seq": message.get("seq")})

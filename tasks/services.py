@@ -7,12 +7,15 @@ Lock order, the same in every transaction so that none can deadlock another:
 3. the day's ``DailySequence`` row (create only);
 4. the event counter (``tasks.events.event_emit``), always last.
 
-``stock_take`` may emit ``agent.low_stock`` events, so on create the number is allocated before
-the stock is taken; stock is checked on the locked agents before the sequence is touched, so a
-refused create never queues behind the day's sequence row.
+The sequence row and the event counter are held until commit by every create, so they are taken
+as late as possible: on create the stock is taken and the items written first (under a reserved
+task id), then the number is allocated and the task row inserted, then the event. When
+``stock_take`` may emit ``agent.low_stock``/``agent.sold_out`` (which takes the event counter),
+the number is allocated before the stock instead, keeping the order above. Stock is checked on
+the locked agents before anything is written, so a refused create never queues behind the day's
+sequence row.
 """
 
-import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agents.choices import StockReason
-from agents.models import StockMovement
+from agents.models import Agent, StockMovement
 from agents.stock import InsufficientStock, agents_lock, stock_give_back, stock_take
 from core.exceptions import NotFoundError
 from organizations.business_day import business_date
@@ -48,9 +51,11 @@ from .errors import (
 from .events import event_emit
 from .models import IdempotencyKey, Task, TaskItem
 from .selectors import access_task
-from .serializers import TaskSerializer
+from .serializers import task_representation
 
 CENT = Decimal("0.01")
+
+_NEXT_TASK_ID_SQL = "SELECT nextval(pg_get_serial_sequence('tasks_task', 'id'))"
 
 _NEXT_SEQUENCE_SQL = """
 INSERT INTO tasks_dailysequence (business_date, last_value) VALUES (%s, 1)
@@ -73,9 +78,29 @@ def _sequence_next(day) -> int:
     return value
 
 
+def _task_id_next() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_TASK_ID_SQL)
+        (value,) = cursor.fetchone()
+    return value
+
+
+def _stock_event_possible(agents: dict, quantities: dict[int, int]) -> bool:
+    """Whether ``stock_take`` may emit ``agent.low_stock``/``agent.sold_out`` for this take.
+
+    A superset of its rule (an agent ending at or below its threshold, zero included): when in
+    doubt the day's sequence is taken before the stock, which only costs a longer lock.
+    """
+    for agent_id, quantity in quantities.items():
+        agent = agents[agent_id]
+        if agent.stock is not None and agent.stock - quantity <= agent.low_stock_threshold:
+            return True
+    return False
+
+
 def task_serialize(task: Task) -> dict:
     """The task as a plain JSON-able dict (API body and event ``data``)."""
-    return json.loads(json.dumps(TaskSerializer(task).data))
+    return task_representation(task)
 
 
 def _items_cache(task: Task, items: list[TaskItem]) -> None:
@@ -149,7 +174,13 @@ def task_create(
     for line in items:
         quantities[line["agent_id"]] += line["quantity"]
 
-    agents = agents_lock(quantities)
+    # Read without locks: validation and prices need no lock, and unlimited agents are never
+    # written. Only agents with a stock are locked (below), as late as possible: a popular dish
+    # with unlimited stock must not serialize every create that names it.
+    agents = {
+        agent.id: agent
+        for agent in Agent.objects.select_related("category").filter(id__in=list(quantities))
+    }
     missing = set(quantities) - set(agents)
     if missing:
         message = _("Unknown agent.")
@@ -164,21 +195,6 @@ def task_create(
         raise AgentUnavailable(
             details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
         )
-    # The rows are locked: this check is exact. Done before the sequence row is taken so that a
-    # refused create does not wait behind the day's other creates.
-    short = [
-        {
-            "agent_id": aid,
-            "name": agents[aid].name,
-            "requested": quantity,
-            "available": agents[aid].stock,
-        }
-        for aid, quantity in sorted(quantities.items())
-        if agents[aid].stock is not None and agents[aid].stock < quantity
-    ]
-    if short:
-        raise InsufficientStock(details={"agents": short})
-
     lines = []
     for line in items:
         agent = agents[line["agent_id"]]
@@ -202,9 +218,46 @@ def task_create(
             _("The discount cannot exceed the subtotal (%(subtotal)s).") % {"subtotal": subtotal},
         )
 
+    limited_ids = [aid for aid in sorted(quantities) if agents[aid].stock is not None]
+    if limited_ids:
+        locked = agents_lock(limited_ids)
+        gone = set(limited_ids) - set(locked)
+        if gone:  # deleted between the read and the lock
+            raise AgentNotFound(details={"agent_ids": sorted(gone)})
+        agents.update(locked)
+    # The limited rows are locked now: this check is exact. Done before anything is written and
+    # before the sequence row is taken, so a refused create never waits behind other creates.
+    short = [
+        {
+            "agent_id": aid,
+            "name": agents[aid].name,
+            "requested": quantity,
+            "available": agents[aid].stock,
+        }
+        for aid, quantity in sorted(quantities.items())
+        if agents[aid].stock is not None and agents[aid].stock < quantity
+    ]
+    if short:
+        raise InsufficientStock(details={"agents": short})
+
     day = business_date(organization, now)
-    sequence = _sequence_next(day)
+    # The day's sequence row and the event counter serialize every create of the organization
+    # until commit: both are taken as late as possible. The task id is reserved first so that
+    # the stock ledger and the items can be written before the task row (the item foreign key
+    # is checked at commit).
+    task_id = _task_id_next()
+    sequence = None
+    if _stock_event_possible(agents, quantities):
+        # stock_take will emit (taking the event counter): the sequence row must come first.
+        sequence = _sequence_next(day)
+    stock_take(agents=agents, quantities=dict(quantities), task_id=task_id, user=_user(user))
+    for line in lines:
+        line.task_id = task_id
+    TaskItem.objects.bulk_create(lines)
+    if sequence is None:
+        sequence = _sequence_next(day)
     task = Task.objects.create(
+        id=task_id,
         number=task_number(day, sequence),
         business_date=day,
         sequence=sequence,
@@ -218,10 +271,6 @@ def task_create(
         created_by_id=_user_id(user),
         created_at=now,
     )
-    stock_take(agents=agents, quantities=dict(quantities), task_id=task.id, user=_user(user))
-    for line in lines:
-        line.task = task
-    TaskItem.objects.bulk_create(lines)
     _items_cache(task, lines)
     _task_event(task, EventType.TASK_CREATED)
     return task

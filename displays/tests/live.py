@@ -1,0 +1,94 @@
+"""Real server processes for the realtime tests (uvicorn, the production ASGI app)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{db['USER']}@{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}"
+
+
+def server_env(**extra) -> dict:
+    """The test process's own database (test_<name>) and Redis numbers."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def wait_http(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    request = b"GET /health/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(request)
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become healthy")
+
+
+class LiveServer:
+    """One uvicorn process serving HTTP + WebSocket on ``port``; restartable."""
+
+    def __init__(self, port: int, log_dir: Path, **env):
+        self.port = port
+        self.log_path = log_dir / f"server-{port}.log"
+        self.env = server_env(**env)
+        self.proc = None
+
+    def start(self) -> "LiveServer":
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "uvicorn"),
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_http(self.port)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(self.log_path.read_text()[-3000:]) from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
