@@ -19,6 +19,11 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    def has_delete_permission(self, request, obj=None):
+        # Users are referenced from every organization's schema (orders, stock movements):
+        # deactivate them instead (is_active), which revokes their access at once.
+        return False
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):

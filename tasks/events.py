@@ -9,6 +9,7 @@ Take every other row lock (tasks, agents, daily sequence) *before* emitting.
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Iterable
 
@@ -78,9 +79,10 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     the task-create path). A loop kept per thread reuses its connection.
     """
     loop = getattr(_thread, "loop", None)
-    if loop is None or loop.is_closed():
+    # A forked child (Celery prefork) must not share its parent's Redis sockets.
+    if loop is None or loop.is_closed() or getattr(_thread, "pid", None) != os.getpid():
         loop = asyncio.new_event_loop()
-        _thread.loop = loop
+        _thread.loop, _thread.pid = loop, os.getpid()
     return loop
 
 

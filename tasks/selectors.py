@@ -6,6 +6,8 @@ from core.exceptions import NotFoundError
 
 from .models import Task, TaskEvent
 
+_MAX_ID = 2**63 - 1
+
 
 def access_task(*, task_id: int, lock: bool = False) -> Task:
     """The task ``task_id`` of the current organization, or a 404 in the envelope.
@@ -13,6 +15,8 @@ def access_task(*, task_id: int, lock: bool = False) -> Task:
     With ``lock`` the row is taken FOR UPDATE (call inside a transaction): the first lock of
     every status change, before agents and the event counter.
     """
+    if not 0 < task_id <= _MAX_ID:  # a path like /tasks/99999999999999999999/ is a 404, not a 500
+        raise NotFoundError(details={"task_id": task_id})
     queryset = Task.objects.all()
     if lock:
         queryset = queryset.select_for_update(of=("self",))
@@ -28,6 +32,8 @@ def task_list() -> QuerySet[Task]:
 
 
 def task_get(*, task_id: int) -> Task:
+    if not 0 < task_id <= _MAX_ID:
+        raise NotFoundError(details={"task_id": task_id})
     task = task_list().filter(pk=task_id).first()
     if task is None:
         raise NotFoundError(details={"task_id": task_id})

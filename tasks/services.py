@@ -3,7 +3,7 @@
 Lock order, the same in every transaction so that none can deadlock another:
 
 1. the task row (``FOR UPDATE``), for changes of an existing task;
-2. the agents (``agents.stock.agents_lock``: ascending id);
+2. the agents that have a stock (``agents.stock.agents_lock``: ascending id);
 3. the day's ``DailySequence`` row (create only);
 4. the event counter (``tasks.events.event_emit``), always last.
 

@@ -161,9 +161,7 @@
     var socket = new WebSocket(url);
     state.socket = socket;
     socket.onopen = function () {
-      state.attempt = 0;
       state.lastMessageAt = Date.now();
-      setOnline(true);
       startWatchdog();
     };
     socket.onmessage = function (event) {
@@ -212,6 +210,9 @@
   function handle(message) {
     switch (message.type) {
       case "hello":
+        // Only a session the server accepted resets the backoff (a refused one is closed).
+        state.attempt = 0;
+        setOnline(true);
         return;
       case "ping":
         return;

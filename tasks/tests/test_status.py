@@ -292,3 +292,6 @@ def test_missing_task_is_a_404(acme, catalog):
     assert acme.client("staff").post(f"{URL}987654/accept/").status_code == 404
     assert acme.client("staff").get(f"{URL}987654/").status_code == 404
     assert acme.client("staff").get(f"{URL}abc/").status_code == 404
+    huge = 10**20
+    assert acme.client("staff").get(f"{URL}{huge}/").status_code == 404
+    assert acme.client("staff").post(f"{URL}{huge}/accept/").status_code == 404
