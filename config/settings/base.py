@@ -180,11 +180,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "core.throttling.UserRateThrottle",
-        "core.throttling.AnonRateThrottle",
-        "core.throttling.OrganizationRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.RateLimitThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("THROTTLE_USER_RATE", default="600/min"),
         "anon": env("THROTTLE_ANON_RATE", default="60/min"),

@@ -83,10 +83,11 @@ def test_unsupported_media_type(acme):
     assert envelope(response)["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
-def test_user_rate_limit_is_429_with_retry_after(acme, monkeypatch):
-    from core.throttling import UserRateThrottle
-
-    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
+def test_user_rate_limit_is_429_with_retry_after(acme, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "3/min", "anon": "100/min"},
+    }
     client = acme.client("staff")
     codes = [client.get("/api/v1/auth/me/").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
@@ -95,6 +96,19 @@ def test_user_rate_limit_is_429_with_retry_after(acme, monkeypatch):
     assert int(response["Retry-After"]) > 0
     # Another user of the same organization has a budget of their own.
     assert acme.client("manager").get("/api/v1/auth/me/").status_code == 200
+
+
+def test_anonymous_rate_limit_is_per_ip(acme, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "100/min", "anon": "2/min"},
+    }
+    body = {"email": "nobody@acme.test", "password": "x"}
+    one = APIClient(HTTP_HOST=acme.host, REMOTE_ADDR="10.1.1.1")
+    codes = [one.post("/api/v1/auth/token/", body, format="json").status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
+    other = APIClient(HTTP_HOST=acme.host, REMOTE_ADDR="10.1.1.2")
+    assert other.post("/api/v1/auth/token/", body, format="json").status_code == 401
 
 
 def test_organization_plan_rate_limit(acme, globex):
