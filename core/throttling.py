@@ -64,7 +64,7 @@ class RateLimitThrottle(BaseThrottle):
                 pipe.incr(key)
                 pipe.expire(key, duration + 1)
             counts = pipe.execute()[0::2]
-        except Exception:  # noqa: BLE001 - Redis down: serve rather than refuse
+        except Exception:
             logger.warning("rate limiting unavailable: Redis unreachable")
             return True
         for (_ident, limit, duration), count in zip(scopes, counts, strict=True):
