@@ -389,7 +389,7 @@ def main() -> int:
     )
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--client-procs", type=int, default=2)
-    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8320)
     parser.add_argument(
         "--database-url",

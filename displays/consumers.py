@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -244,12 +245,14 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "ping"})
 
     async def recheck_loop(self) -> None:
+        # Jitter: screens that connected together (a server restart) do not re-check together.
+        await asyncio.sleep(settings.WS_RECHECK_SECONDS * random.uniform(0.5, 1.0))
         while True:
-            await asyncio.sleep(settings.WS_RECHECK_SECONDS)
             try:
                 refused = await self.db(realtime.session_check, session=self.session)
             except Exception:
                 logger.exception("websocket re-check failed")
+                await asyncio.sleep(settings.WS_RECHECK_SECONDS)
                 continue
             if refused is not None:
                 self.session = None
@@ -258,9 +261,13 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
                 self.group = None
                 await self.refuse(CLOSE_FORBIDDEN, refused.code, refused.message)
                 return
-            # Catch up anything whose publication was lost (Redis blip): cheap when none.
-            async with self.lock:
-                await self.replay()
+            # Catch up anything whose publication was lost (Redis blip). The lock is only taken
+            # when there is something to catch up: live delivery never waits on this query.
+            last = await self.db(event_last_seq)
+            if last > self.cursor:
+                async with self.lock:
+                    await self.replay()
+            await asyncio.sleep(settings.WS_RECHECK_SECONDS)
 
     # --- client messages ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ Take every other row lock (tasks, agents, daily sequence) *before* emitting.
 """
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -22,10 +24,17 @@ from .models import TaskEvent
 
 logger = logging.getLogger(__name__)
 
-_NEXT_SEQ_SQL = """
-INSERT INTO tasks_eventcounter (id, last_seq) VALUES (1, 1)
-ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
-RETURNING last_seq
+# One round trip: take the next seq (locking the counter row until commit) and append the event.
+# It runs at the end of every change, inside the part that concurrent changes wait for.
+_EMIT_SQL = """
+WITH counter AS (
+    INSERT INTO tasks_eventcounter (id, last_seq) VALUES (1, 1)
+    ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
+    RETURNING last_seq
+)
+INSERT INTO tasks_taskevent (seq, type, task_id, category_ids, payload, at)
+SELECT last_seq, %s, %s, %s::bigint[], %s::jsonb, %s FROM counter
+RETURNING id, seq
 """
 
 
@@ -51,16 +60,17 @@ def event_emit(
     """Append an event (inside the current transaction) and publish it after commit."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it records")
+    categories = sorted(set(category_ids))
+    at = timezone.now()
+    task_id = getattr(task, "pk", None)
     with connection.cursor() as cursor:
-        cursor.execute(_NEXT_SEQ_SQL)
-        (seq,) = cursor.fetchone()
-    event = TaskEvent.objects.create(
-        seq=seq,
-        type=type,
-        task=task,
-        category_ids=sorted(set(category_ids)),
-        payload=payload,
-        at=timezone.now(),
+        cursor.execute(
+            _EMIT_SQL,
+            [str(type), task_id, categories, json.dumps(payload, cls=DjangoJSONEncoder), at],
+        )
+        event_id, seq = cursor.fetchone()
+    event = TaskEvent(
+        id=event_id, seq=seq, type=type, task=task, category_ids=categories, payload=payload, at=at
     )
     schema_name = connection.schema_name
     message = event_to_message(event)

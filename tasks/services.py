@@ -218,6 +218,9 @@ def task_create(
             _("The discount cannot exceed the subtotal (%(subtotal)s).") % {"subtotal": subtotal},
         )
 
+    # Reserved before any lock is taken: one round trip less while agent rows are locked (a
+    # refused create just leaves a gap in task ids, which mean nothing).
+    task_id = _task_id_next()
     limited_ids = [aid for aid in sorted(quantities) if agents[aid].stock is not None]
     if limited_ids:
         locked = agents_lock(limited_ids)
@@ -242,10 +245,9 @@ def task_create(
 
     day = business_date(organization, now)
     # The day's sequence row and the event counter serialize every create of the organization
-    # until commit: both are taken as late as possible. The task id is reserved first so that
-    # the stock ledger and the items can be written before the task row (the item foreign key
-    # is checked at commit).
-    task_id = _task_id_next()
+    # until commit: both are taken as late as possible. The task id was reserved so that the
+    # stock ledger and the items can be written before the task row (the item foreign key is
+    # checked at commit).
     sequence = None
     if _stock_event_possible(agents, quantities):
         # stock_take will emit (taking the event counter): the sequence row must come first.
@@ -363,17 +365,18 @@ def task_item_set_done(*, task_id: int, item_id: int, done: bool = True, user=No
     Marking an item done on a pending or accepted task means the work has started: the task
     moves to ``in_progress`` (stamping ``accepted_at``/``started_at`` on the way); when every
     item is done it moves to ``ready``. Ready and closed tasks refuse item changes (409
-    ``TASK_NOT_ACTIVE``). Setting an item to the state it already has changes nothing.
+    ``TASK_NOT_ACTIVE``). Setting an item to the state it already has changes nothing (no
+    error, no event), whatever the task's status: screens may repeat a tap.
     """
     task = access_task(task_id=task_id, lock=True)
     items = _items_of(task)
     item = next((i for i in items if i.id == item_id), None)
     if item is None:
         raise NotFoundError(details={"item_id": item_id})
+    if item.done == done:  # a repeated tap changes nothing, whatever the status
+        return task
     if task.status not in ITEM_MARKABLE_STATUSES:
         raise TaskNotActive(details={"status": task.status})
-    if item.done == done:
-        return task
     now = timezone.now()
     item.done = done
     item.done_at = now if done else None

@@ -244,6 +244,27 @@ class TestDeliveryGuarantee:
 
         assert [m["seq"] for m in run(body)] == [base + 1, base + 2]
 
+    def test_lost_publication_is_caught_up_at_the_recheck(self, rt_a, settings):
+        """A commit whose publication never happens (Redis blip) still reaches the screen."""
+        settings.WS_RECHECK_SECONDS = 1
+        screen, _ = rt_a.screen()
+        base = rt_a.last_seq()
+
+        def task_without_publication():
+            with rt_a.context(), transaction.atomic():
+                rt_a.task(rt_a.soup)
+                connection.run_on_commit.clear()
+
+        async def body():
+            comm, _ = await _open(rt_a, screen=screen, after_seq=base)
+            await sync_to_async(task_without_publication)()
+            message = await comm.receive_json_from(timeout=5)
+            assert (message["type"], message["seq"]) == ("task.created", base + 1)
+            assert await receive_all(comm, timeout=1.5) == []
+            await comm.disconnect()
+
+        run(body)
+
     def test_rolled_back_work_emits_nothing(self, rt_a):
         screen, _ = rt_a.screen()
         base = rt_a.last_seq()

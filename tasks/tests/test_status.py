@@ -119,6 +119,10 @@ def test_marking_every_item_done_makes_the_task_ready(acme, catalog):
     assert event.type == "task.status_changed"
     assert event.payload["status"] == "ready"
     assert all(item["done"] for item in event.payload["items"])
+    events = TaskEvent.objects.count()
+    # A repeated tap on a done item is harmless; undoing an item of a ready task is refused.
+    assert task_item_set_done(task_id=task.pk, item_id=items[0].id, done=True).status == "ready"
+    assert TaskEvent.objects.count() == events
     with pytest.raises(TaskNotActive):
         task_item_set_done(task_id=task.pk, item_id=items[0].id, done=False)
 
