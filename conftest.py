@@ -150,12 +150,13 @@ def settings_media(settings, tmp_path):
 __all__ = ["PASSWORD", "Org", "make_org", "settings"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process (solo pool) on the test database and the test broker.
 
-    Session-scoped: starting one costs a few seconds. Yields the Popen; its log is in
-    ``proc.log_path``.
+    Module-scoped: shared by a module's tests, and gone before the next module, whose tests may
+    start workers of their own (a lingering worker would steal their jobs). Yields the Popen;
+    its log is in ``proc.log_path``.
     """
     import os
     import subprocess

@@ -166,7 +166,9 @@ def _emit_threshold_events(agents: dict[int, Agent], changes: list[StockChange])
             )
 
 
-@transaction.atomic
+# No savepoint: callers abort their whole transaction on any refusal, and a savepoint
+# costs two round trips while agent rows are locked.
+@transaction.atomic(savepoint=False)
 def stock_take(
     *, agents: dict[int, Agent], quantities: dict[int, int], task_id: int | None, user=None
 ) -> list[StockChange]:
@@ -198,7 +200,9 @@ def stock_take(
     )
 
 
-@transaction.atomic
+# No savepoint: callers abort their whole transaction on any refusal, and a savepoint
+# costs two round trips while agent rows are locked.
+@transaction.atomic(savepoint=False)
 def stock_give_back(
     *,
     agents: dict[int, Agent],

@@ -29,7 +29,8 @@ def schema_pool_claim(*, schema_name: str) -> bool:
     with transaction.atomic():
         entry = PooledSchema.objects.select_for_update(skip_locked=True).first()
         if entry is None:
-            logger.warning("schema pool empty: cloning while the customer waits")
+            if settings.TENANT_SCHEMA_POOL_SIZE > 0:
+                logger.warning("schema pool empty: cloning while the customer waits")
             return False
         with connection.cursor() as cursor:
             cursor.execute(

@@ -92,3 +92,61 @@ class LiveServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
+
+
+class LiveWorker:
+    """A real Celery worker (solo pool) for one test module, stopped at its end.
+
+    Not the session-wide ``celery_worker_process``: a worker left running for the rest of the
+    session would take jobs meant for other tests' own workers.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log_path = log_dir / "celery-worker.log"
+        self.hostname = f"displays-{os.getpid()}@{socket.gethostname()}"
+        self.proc = None
+
+    def start(self) -> "LiveWorker":
+        from config.celery import app
+
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--hostname",
+                self.hostname,
+            ],
+            cwd=ROOT,
+            env=server_env(),
+            stdout=open(self.log_path, "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.log_path.read_text()[-3000:])
+            try:
+                if app.control.ping(destination=[self.hostname], timeout=1.0):
+                    return self
+            except Exception:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("celery worker did not answer a ping")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None

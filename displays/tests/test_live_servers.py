@@ -16,11 +16,18 @@ from accounts.tokens import tokens_for_membership
 from tasks.services import task_create
 from tasks.tasks import expire_pending
 
-from .live import LiveServer
+from .live import LiveServer, LiveWorker
 
 PORTS = (8301, 8302)
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    live = LiveWorker(tmp_path_factory.mktemp("worker")).start()
+    yield live
+    live.stop()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +71,7 @@ async def _collect(port, host, token, after_seq, until_seq, ready: asyncio.Event
     return received
 
 
-def test_events_reach_screens_on_both_processes_exactly_once(servers, rt_a, celery_worker_process):
+def test_events_reach_screens_on_both_processes_exactly_once(servers, rt_a, worker):
     _, token = rt_a.screen()
     base = rt_a.last_seq()
     membership_user = rt_a.org.users["staff"]
