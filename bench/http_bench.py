@@ -300,13 +300,18 @@ def main() -> int:
         "threads": args.threads,
         "duration_s": args.duration,
         "user_rate": args.user_rate,
+        "asgi_http": os.environ.get("ASGI_HTTP", "wsgi"),
         "org_requests_per_minute": args.org_rpm,
         "servers": {},
     }
     for kind in servers:
         print(
             f"\n== {kind} ({args.workers} workers"
-            + (f" x {args.threads} threads, gthread" if kind == "gunicorn" else ", uvloop")
+            + (
+                f" x {args.threads} threads, gthread"
+                if kind == "gunicorn"
+                else f", uvloop, ASGI_HTTP={os.environ.get('ASGI_HTTP', 'wsgi')}"
+            )
             + f"), {args.concurrency} connections, {args.duration:.0f}s per scenario"
         )
         proc = start_server(kind, args, env, log_dir)
