@@ -135,10 +135,15 @@ def _clear_cache():
     """Redis is shared by the suite: start every test without cached entries or counters."""
     from django_redis import get_redis_connection
 
+    from core.local_cache import local_caches_clear
+
     # Tests that stop Redis manage it themselves.
     with contextlib.suppress(Exception):
         get_redis_connection("default").flushdb()
+    # Rolled-back test transactions fire no signals: drop per-process lookups both ways.
+    local_caches_clear()
     yield
+    local_caches_clear()
 
 
 @pytest.fixture

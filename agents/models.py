@@ -1,8 +1,9 @@
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.fields import tenant_user_fk
 
 from .choices import StockReason
 
@@ -67,9 +68,7 @@ class StockMovement(models.Model):
     reason = models.CharField(max_length=16, choices=StockReason.choices)
     task_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     stock_after = models.IntegerField()
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    user = tenant_user_fk(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True)
     at = models.DateTimeField(default=timezone.now)
 

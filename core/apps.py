@@ -6,4 +6,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform plumbing"
 
     def ready(self):
-        from . import schema_extensions  # noqa: F401 - registers the OpenAPI auth scheme
+        from . import schema_extensions, signals  # noqa: F401 - OpenAPI scheme, cache clearing

@@ -1,8 +1,9 @@
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.fields import tenant_user_fk
 
 
 class Screen(models.Model):
@@ -17,9 +18,7 @@ class Screen(models.Model):
     station = ArrayField(models.BigIntegerField(), default=list, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
     is_active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = tenant_user_fk(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)

@@ -6,7 +6,26 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from core.exceptions import error_response
+from core.local_cache import LocalCache
 from core.logging_context import bind_request_context
+
+_tenants_by_host = LocalCache("tenant-by-host")
+
+
+def _load_tenant(hostname: str):
+    domain = (
+        get_tenant_domain_model().objects.select_related("tenant").filter(domain=hostname).first()
+    )
+    if domain is None:
+        return None
+    domain.tenant.domain_url = hostname
+    return domain.tenant
+
+
+def tenant_for_host(hostname: str):
+    """The organization served at ``hostname`` (None if none), cached for a few seconds."""
+    return _tenants_by_host.get_or_load(hostname, lambda: _load_tenant(hostname))
+
 
 # Paths that answer even for a suspended organization (probes must see the process is up).
 _ALWAYS_OPEN = ("/health/", "/metrics")
@@ -26,17 +45,14 @@ class TenantMiddleware(TenantMainMiddleware):
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return None
         hostname = self.hostname_from_request(request)
-        try:
-            domain = get_tenant_domain_model().objects.select_related("tenant").get(domain=hostname)
-        except get_tenant_domain_model().DoesNotExist:
+        tenant = tenant_for_host(hostname)
+        if tenant is None:
             return error_response(
                 status=404,
                 code="TENANT_NOT_FOUND",
                 message="No organization is served at this host.",
                 details={"host": hostname},
             )
-        tenant = domain.tenant
-        tenant.domain_url = hostname
         request.tenant = tenant
         connection.set_tenant(tenant)
         bind_request_context(organization=tenant.schema_name)

@@ -277,6 +277,8 @@ WS_HEARTBEAT_SECONDS = env.int("WS_HEARTBEAT_SECONDS", default=20)
 WS_RECHECK_SECONDS = env.int("WS_RECHECK_SECONDS", default=15)
 
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
+# Per-process cache of host -> organization and user -> membership (core.local_cache).
+LOCAL_CACHE_SECONDS = env.int("LOCAL_CACHE_SECONDS", default=5)
 
 # Beat schedules created by `manage.py platform_setup` when missing (then editable in the admin).
 PERIODIC_TASKS: dict[str, dict] = {

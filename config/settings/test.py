@@ -20,6 +20,9 @@ def _redis_db(url: str, offset: int) -> str:
 DEBUG = False
 # No warm pool in the suite (organizations are cloned directly); the pool has its own test.
 TENANT_SCHEMA_POOL_SIZE = 0
+# Tests change organizations and users with queryset.update() (no signals): per-process
+# lookups are off by default here and switched on by the tests of the cache itself.
+LOCAL_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["LOCATION"] = _redis_db(REDIS_URL, 0)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
