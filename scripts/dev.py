@@ -159,6 +159,8 @@ def cmd_run(env: dict[str, str]) -> int:
             str(WEB_PORT),
             "--workers",
             "2",
+            "--lifespan",
+            "off",
             "--no-access-log",
         ],
         "worker": [
