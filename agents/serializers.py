@@ -1,11 +1,10 @@
 """Input and output shapes of the catalog API. No business rules here."""
 
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.serializers import StrictSerializer
-from organizations.business_day import org_zone
+from core.serializers import OrgDateTimeField
 
 from .constants import MAX_PRICE_DIGITS, MAX_STOCK
 from .models import Agent, AgentCategory, StockMovement, StockReconciliation
@@ -47,16 +46,6 @@ class MoneyField(serializers.DecimalField):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class OrgDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with the organization's own offset (``+08:00``), like the tasks API."""
-
-    def default_timezone(self):
-        tenant = getattr(connection, "tenant", None)
-        if tenant is not None and getattr(tenant, "timezone", None):
-            return org_zone(tenant)
-        return super().default_timezone()
 
 
 # --- categories ------------------------------------------------------------------------------

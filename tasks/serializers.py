@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.serializers import OrgDateTimeField
 from organizations.business_day import org_zone
 
 from .constants import (
@@ -17,16 +18,6 @@ from .constants import (
     MAX_QUANTITY,
 )
 from .models import Task, TaskItem
-
-
-class OrgDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in the organization's own timezone (``+08:00``), whatever the server's is."""
-
-    def default_timezone(self):
-        tenant = getattr(connection, "tenant", None)
-        if tenant is not None and getattr(tenant, "timezone", None):
-            return org_zone(tenant)
-        return super().default_timezone()
 
 
 class StrictInputSerializer(serializers.Serializer):
