@@ -186,6 +186,9 @@ def cmd_run(env: dict[str, str]) -> int:
     }
     running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
     base = f"http://localhost:{WEB_PORT}"
+    stack_env = " ".join(
+        f"{name}={env[name]}" for name in ("DATABASE_URL", "PGHOST", "REDIS_URL") if env.get(name)
+    )
     print(
         f"""
 ==============================================================================
@@ -202,6 +205,9 @@ def cmd_run(env: dict[str, str]) -> int:
 
  curl -s -H 'Host: demo.localhost' -H 'Content-Type: application/json' \\
       -d '{{"email":"manager@demo.test","password":"demo-pass-123"}}' {base}/api/v1/auth/token/
+
+ Live board traffic (another terminal):
+   {stack_env} .venv/bin/python manage.py simulate_traffic --org demo --rate 2
 ==============================================================================
 """,
         flush=True,
