@@ -73,44 +73,17 @@ def _is_current() -> bool:
 
 
 def fill(present: int) -> None:
-    """Add organizations up to ``present``. Their schemas are built with
-    ``CREATE TABLE .. (LIKE tenant_template.x INCLUDING ALL)`` (same tables, columns, indexes
-    and checks; foreign keys omitted), which is ~50x faster than cloning and gives PostgreSQL a
-    catalog of the same order of size as real tenants would."""
-    from django.db import connection, transaction
+    """Add organizations up to ``present`` (built from the template: bench/fleet.py)."""
+    from fleet import fleet_org_create, template_tables
     from tqdm import tqdm
 
-    from organizations.models import Domain, Organization
+    from organizations.models import Organization
 
     existing = Organization.objects.exclude(schema_name="public").count()
     missing = max(present - existing, 0)
-    if not missing:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'tenant_template' AND table_type = 'BASE TABLE'"
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-    with tqdm(total=missing, desc="filling organizations", unit="org") as bar:
-        for i in range(existing, existing + missing):
-            slug = f"fill{i:05d}"
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f'CREATE SCHEMA "{slug}"')
-                for table in tables:
-                    cursor.execute(
-                        f'CREATE TABLE "{slug}"."{table}" '
-                        f'(LIKE tenant_template."{table}" INCLUDING ALL)'
-                    )
-                cursor.execute(
-                    f'INSERT INTO "{slug}".django_migrations (app, name, applied) '
-                    "SELECT app, name, applied FROM tenant_template.django_migrations"
-                )
-                org = Organization(name=slug, slug=slug, schema_name=slug)
-                org.auto_create_schema = False
-                org.save()
-                Domain.objects.create(domain=f"{slug}.localhost", tenant=org, is_primary=True)
-            bar.update()
+    tables = template_tables()
+    for i in tqdm(range(existing, existing + missing), desc="filling organizations", unit="org"):
+        fleet_org_create(f"fill{i:05d}", tables)
 
 
 def measure(samples: int) -> list[tuple[float, float]]:

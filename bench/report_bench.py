@@ -54,23 +54,12 @@ def ensure_database() -> None:
 
 
 def clone_org(slug: str, **fields):
-    from django.db import connection
-    from django_tenants.clone import CloneSchema
+    from fleet import fleet_org_create, template_tables
 
-    from organizations.models import Domain, Organization
+    from organizations.models import Organization
 
     org = Organization.objects.filter(slug=slug).first()
-    if org:
-        return org
-    schema = slug.replace("-", "_")
-    CloneSchema()._create_clone_schema_function()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT clone_schema('tenant_template', %s, 'DATA')", [schema])
-    org = Organization(name=slug.title(), slug=slug, schema_name=schema, **fields)
-    org.auto_create_schema = False
-    org.save()
-    Domain.objects.create(domain=f"{slug}.localhost", tenant=org, is_primary=True)
-    return org
+    return org or fleet_org_create(slug, template_tables(), **fields)
 
 
 def bench_big_day(n_tasks: int, runs: int) -> dict:
