@@ -33,8 +33,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/python manage.py makemigrations --check --dry-run
 
+# Benchmarks need a PostgreSQL on 127.0.0.1:5432 and a Redis (see bench/README.md); each
+# creates and reuses its own database (cc_bench, cc_rtbench, cc_rpbench, cc_provbench).
 bench: $(STAMP)
-	$(VENV)/bin/python bench/run_all.py
+	$(VENV)/bin/python bench/http_bench.py --server uvicorn
+	$(VENV)/bin/python bench/realtime_bench.py
+	$(VENV)/bin/python bench/report_bench.py
+	$(VENV)/bin/python bench/provision_bench.py
 
 clean-data:
 	rm -rf .data
