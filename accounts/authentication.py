@@ -1,19 +1,48 @@
 """DRF authentication: a JWT is valid only on the organization that issued it, and only while
 the user is active and still a member there (checked on every request, so deactivation and
-removal take effect at once, not only when the access token expires)."""
+removal take effect at once, not only when the access token expires).
+
+Two things keep this cheap on the hot path: a verified token is kept per process for a few
+seconds (``core.local_cache``; its expiry is still checked on every use), and the logout
+deny-list lookup rides in the rate limiter's Redis round trip when the view has that throttle
+(``core.throttling.RateLimitThrottle``); for any other view it is checked here directly."""
 
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from core.local_cache import LocalCache
 
 from .selectors import membership_get_active
 from .tokens import ORG_CLAIM, access_token_is_revoked
 
+_verified_tokens = LocalCache("verified-access-token")
+REVOKED = {"detail": _("This token has been revoked."), "code": "revoked"}
+
 
 class OrganizationJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        jti = result[1].get("jti", "")
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if _view_checks_revocation(view):
+            request.revocation_jti = jti  # checked in the throttle's Redis round trip
+        elif access_token_is_revoked(jti):
+            raise InvalidToken(REVOKED)
+        return result
+
     def get_validated_token(self, raw_token):
-        token = super().get_validated_token(raw_token)
+        token = _verified_tokens.get_or_load(
+            bytes(raw_token),
+            lambda: super(OrganizationJWTAuthentication, self).get_validated_token(raw_token),
+        )
+        try:
+            token.check_exp()  # a token kept in the per-process cache still expires on time
+        except TokenError as exc:
+            raise InvalidToken({"detail": str(exc), "code": "token_not_valid"}) from exc
         if token.get(ORG_CLAIM) != connection.schema_name:
             raise InvalidToken(
                 {
@@ -21,8 +50,6 @@ class OrganizationJWTAuthentication(JWTAuthentication):
                     "code": "token_organization_mismatch",
                 }
             )
-        if access_token_is_revoked(token.get("jti", "")):
-            raise InvalidToken({"detail": _("This token has been revoked."), "code": "revoked"})
         return token
 
     def get_user(self, validated_token):
@@ -39,3 +66,9 @@ class OrganizationJWTAuthentication(JWTAuthentication):
         # The role travels with the user object for the permission class (no second query).
         user.membership = membership
         return user
+
+
+def _view_checks_revocation(view) -> bool:
+    from core.throttling import RateLimitThrottle
+
+    return any(issubclass(t, RateLimitThrottle) for t in getattr(view, "throttle_classes", ()))

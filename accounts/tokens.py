@@ -27,6 +27,11 @@ def access_token_revoke(*, jti: str, seconds_left: int) -> None:
             _raw_cache().set(_REVOKED_ACCESS_KEY.format(jti=jti), 1, ex=seconds_left)
 
 
+def revoked_access_key(jti: str) -> str:
+    """The Redis key (outside the tenant key prefix) that marks an access token revoked."""
+    return _REVOKED_ACCESS_KEY.format(jti=jti)
+
+
 def access_token_is_revoked(jti: str) -> bool:
     try:
         return bool(_raw_cache().exists(_REVOKED_ACCESS_KEY.format(jti=jti)))

@@ -15,6 +15,10 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 from rest_framework.throttling import BaseThrottle
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from accounts.authentication import REVOKED
+from accounts.tokens import revoked_access_key
 
 logger = logging.getLogger(__name__)
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,22 +56,27 @@ class RateLimitThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         scopes = self._scopes(request)
-        if not scopes:
+        # The logout deny-list lookup of the authenticated token shares this round trip
+        # (accounts.authentication defers it here).
+        jti = getattr(request, "revocation_jti", None)
+        if not scopes and jti is None:
             return True
         now = time.time()
-        keys = []
         try:
             pipe = get_redis_connection("default").pipeline(transaction=False)
             for ident, _limit, duration in scopes:
                 key = f"cc:rl:{ident}:{duration}:{int(now // duration)}"
-                keys.append(key)
                 pipe.incr(key)
                 pipe.expire(key, duration + 1)
-            counts = pipe.execute()[0::2]
+            if jti is not None:
+                pipe.exists(revoked_access_key(jti))
+            results = pipe.execute()
         except Exception:
             logger.warning("rate limiting unavailable: Redis unreachable")
             return True
-        for (_ident, limit, duration), count in zip(scopes, counts, strict=True):
+        if jti is not None and results.pop():
+            raise InvalidToken(REVOKED)
+        for (_ident, limit, duration), count in zip(scopes, results[0::2], strict=True):
             if count > limit:
                 self._wait = duration - (now % duration)
                 return False
