@@ -35,6 +35,9 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from core.probes import wait_http  # noqa: E402  (no Django: safe before setup)
+
 VENV_BIN = Path(sys.executable).parent
 BENCH_SLUG = "bench"
 BENCH_HOST = "bench.localhost"
@@ -129,23 +132,6 @@ def server_command(kind: str, args) -> list[str]:
         "--lifespan",
         "off",
     ]
-
-
-def wait_http(port: int, timeout: float = 30.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    request = b"GET /health/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(request)
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not become healthy")
 
 
 def start_server(kind: str, args, env: dict, log_dir: Path) -> subprocess.Popen:

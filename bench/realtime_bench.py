@@ -31,7 +31,6 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,9 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from core.probes import wait_http  # noqa: E402  (no Django: safe before setup)
+
 VENV_BIN = Path(sys.executable).parent
 ORG_PREFIX = "rtb"
 
@@ -152,21 +154,6 @@ def final_seqs(args, schemas: list[str]) -> dict[str, int]:
 # --- server ------------------------------------------------------------------------------------
 
 
-def wait_http(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    request = b"GET /health/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(request)
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not become healthy")
-
-
 def start_server(args, log_path: Path) -> subprocess.Popen:
     command = [
         str(VENV_BIN / "uvicorn"),
@@ -197,7 +184,7 @@ def start_server(args, log_path: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    wait_http(args.port)
+    wait_http(args.port, timeout=60.0)
     return proc
 
 
