@@ -1,7 +1,7 @@
 """Channels middleware: resolve the organization from the Host header, exactly like HTTP.
 
 django-tenants' HTTP middleware does not run for WebSockets. This one looks the host up in
-``organizations.Domain`` (in the public schema) and puts the organization in
+``organizations.Domain`` with the HTTP middleware's ``tenant_for_host`` and puts it in
 ``scope["tenant"]``; an unknown host, the platform domain or a suspended organization leaves
 ``scope["tenant_error"]`` set, and the consumer answers with an error message and a close code
 (a close before ``accept`` would reach the browser as a bare HTTP 403, without the reason).
@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
-from organizations.models import Domain
+from organizations.middleware import tenant_for_host
 
 from .constants import CLOSE_FORBIDDEN, CLOSE_TENANT_NOT_FOUND
 
@@ -34,9 +34,9 @@ def hostname_of(host: str) -> str:
 
 
 def _tenant_for_host(hostname: str):
+    # The same lookup (and per-process cache) as HTTP requests, from the public schema.
     connection.set_schema_to_public()
-    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-    return domain.tenant if domain else None
+    return tenant_for_host(hostname)
 
 
 class TenantWebsocketMiddleware(BaseMiddleware):
@@ -58,6 +58,5 @@ class TenantWebsocketMiddleware(BaseMiddleware):
                 _("This organization is suspended. Contact the platform operator."),
             )
         else:
-            tenant.domain_url = hostname
             scope["tenant"] = tenant
         return await super().__call__(scope, receive, send)
