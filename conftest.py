@@ -146,15 +146,6 @@ def _clear_cache():
     local_caches_clear()
 
 
-@pytest.fixture
-def settings_media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return settings
-
-
-__all__ = ["PASSWORD", "Org", "make_org", "settings"]
-
-
 @pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process (solo pool) on the test database and the test broker.

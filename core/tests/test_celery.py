@@ -1,6 +1,8 @@
 """Celery wiring against a real worker process: a job enqueued inside an organization runs in
 that organization's schema, and only sees that organization's rows."""
 
+import uuid
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -15,7 +17,7 @@ def test_job_runs_in_the_schema_it_was_sent_from(celery_worker_process, committe
     other = committed_org
     from conftest import make_org
 
-    second = make_org("celery-second")
+    second = make_org(f"celery-{uuid.uuid4().hex[:8]}")  # unique: --reuse-db keeps old rows
     try:
         with tenant_context(other.organization):
             AgentCategory.objects.create(name="Only in the first org")
