@@ -66,6 +66,10 @@ def catalog_cache_store(*, page: CachedPage, body: bytes) -> None:
 def _bump(schema_name: str) -> None:
     # A new random version (not INCR): it works whether or not the key exists (Redis restarted,
     # key evicted) and two concurrent bumps can never land back on an old version.
+    # Usually the commit ran in the same schema (the request's): switching costs a round trip.
+    if connection.schema_name == schema_name:
+        cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        return
     with schema_context(schema_name):
         cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 

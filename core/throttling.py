@@ -4,8 +4,9 @@ requests/minute), as fixed one-minute windows counted in Redis.
 Why not DRF's stock throttles: they keep a list of request timestamps per key and rewrite it
 through the cache on every request, so the cost grows with the limit (a 3,000/min organization
 pickles 3,000 floats per call). Counters are O(1), and all scopes of a request are checked in one
-Redis round trip. If Redis is unreachable, requests are allowed (limits are protection, not a
-correctness rule) and a warning is logged.
+Redis round trip: one Lua script (``EVALSHA``) that counts every scope and looks the token up
+in the logout deny-list. If Redis is unreachable, requests are allowed (limits are protection,
+not a correctness rule) and a warning is logged.
 """
 
 import logging
@@ -22,6 +23,32 @@ from accounts.tokens import revoked_access_key
 
 logger = logging.getLogger(__name__)
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# KEYS: one counter per scope, then (optionally) the token's deny-list key.
+# ARGV: the number of counters, then each counter's lifetime in seconds.
+# Returns the counts, then 1/0 for the deny-list key when given. One command instead of a
+# pipeline of INCR/EXPIRE pairs: a third of the client CPU, and atomic.
+_COUNT_LUA = """
+local counters = tonumber(ARGV[1])
+local out = {}
+for i = 1, counters do
+    local count = redis.call('INCR', KEYS[i])
+    if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) end
+    out[i] = count
+end
+if #KEYS > counters then out[counters + 1] = redis.call('EXISTS', KEYS[counters + 1]) end
+return out
+"""
+_count_script = None
+
+
+def _count(keys: list[str], args: list[int]) -> list[int]:
+    global _count_script
+    client = get_redis_connection("default")
+    if _count_script is None or _count_script.registered_client is not client:
+        # Script objects cache the SHA; EVALSHA falls back to EVAL after a Redis restart.
+        _count_script = client.register_script(_COUNT_LUA)
+    return _count_script(keys=keys, args=args)
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
@@ -62,21 +89,18 @@ class RateLimitThrottle(BaseThrottle):
         if not scopes and jti is None:
             return True
         now = time.time()
+        keys = [f"cc:rl:{ident}:{span}:{int(now // span)}" for ident, _limit, span in scopes]
+        args = [len(scopes), *(span + 1 for _ident, _limit, span in scopes)]
+        if jti is not None:
+            keys.append(revoked_access_key(jti))
         try:
-            pipe = get_redis_connection("default").pipeline(transaction=False)
-            for ident, _limit, duration in scopes:
-                key = f"cc:rl:{ident}:{duration}:{int(now // duration)}"
-                pipe.incr(key)
-                pipe.expire(key, duration + 1)
-            if jti is not None:
-                pipe.exists(revoked_access_key(jti))
-            results = pipe.execute()
+            results = _count(keys, args)
         except Exception:
             logger.warning("rate limiting unavailable: Redis unreachable")
             return True
         if jti is not None and results.pop():
             raise InvalidToken(REVOKED)
-        for (_ident, limit, duration), count in zip(scopes, results[0::2], strict=True):
+        for (_ident, limit, duration), count in zip(scopes, results, strict=True):
             if count > limit:
                 self._wait = duration - (now % duration)
                 return False

@@ -7,15 +7,14 @@ events commit in ``seq`` order and a screen catching up with ``after_seq`` never
 Take every other row lock (tasks, agents, daily sequence) *before* emitting.
 """
 
-import asyncio
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
+import redis
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -72,43 +71,62 @@ def event_emit(
     event = TaskEvent(
         id=event_id, seq=seq, type=type, task=task, category_ids=categories, payload=payload, at=at
     )
-    schema_name = connection.schema_name
-    message = event_to_message(event)
-    transaction.on_commit(lambda: event_publish(schema_name=schema_name, message=message))
+    events_publish_on_commit([event])
     return event
 
 
-_thread = threading.local()
+def events_publish_on_commit(events: list[TaskEvent]) -> None:
+    """Publish events already written in the current transaction, in order, once it commits
+    (at once in autocommit mode, where the statement that wrote them has committed)."""
+    if not events:
+        return
+    schema_name = connection.schema_name
+    messages = [event_to_message(event) for event in events]
+
+    transaction.on_commit(lambda: events_publish(schema_name=schema_name, messages=messages))
 
 
-def _thread_loop() -> asyncio.AbstractEventLoop:
-    """This thread's own event loop, kept between events.
+_publisher: tuple[int, redis.Redis] | None = None
 
-    channels-redis keeps one connection pool per event loop: ``async_to_sync`` would run every
-    publish on a new loop (a new Redis connection, opened and closed, several milliseconds on
-    the task-create path). A loop kept per thread reuses its connection.
+
+def _publisher_client() -> redis.Redis:
+    """A plain (sync) Redis client on the channel layer's server, one per process."""
+    global _publisher
+    if _publisher is None or _publisher[0] != os.getpid():
+        (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+        options = {key: value for key, value in host.items() if key != "address"}
+        _publisher = (os.getpid(), redis.Redis.from_url(host["address"], **options))
+    return _publisher[1]
+
+
+def _group_channel(group: str) -> str:
+    # The Redis pub/sub channel RedisPubSubChannelLayer subscribes for a group
+    # (channels_redis.pubsub.RedisPubSubLoopLayer._get_group_channel_name).
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
+    return f"{prefix}__group__{group}"
+
+
+def events_publish(*, schema_name: str, messages: list[dict]) -> None:
+    """Fan events out to the organization's connected screens (any process, any host).
+
+    This is what the channel layer's ``group_send`` does (one ``PUBLISH`` per message, with the
+    layer's own serializer), done with a sync client in one pipelined round trip: it runs after
+    every commit of every change, in WSGI threads and Celery workers, where driving the async
+    layer means an event loop per thread and a round trip per message.
     """
-    loop = getattr(_thread, "loop", None)
-    # A forked child (Celery prefork) must not share its parent's Redis sockets.
-    if loop is None or loop.is_closed() or getattr(_thread, "pid", None) != os.getpid():
-        loop = asyncio.new_event_loop()
-        _thread.loop, _thread.pid = loop, os.getpid()
-    return loop
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+    channel = _group_channel(events_group_name(schema_name))
+    try:
+        pipe = _publisher_client().pipeline(transaction=False)
+        for message in messages:
+            pipe.publish(channel, layer.serialize({"type": "event.message", "event": message}))
+        pipe.execute()
+    except Exception:
+        logger.exception("event publish failed", extra={"seq": messages[0].get("seq")})
 
 
 def event_publish(*, schema_name: str, message: dict) -> None:
-    """Fan an event out to the organization's connected screens (any process, any host)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    group = events_group_name(schema_name)
-    body = {"type": "event.message", "event": message}
-    try:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # the usual case: sync code (WSGI, Celery, sync_to_async threads)
-            _thread_loop().run_until_complete(layer.group_send(group, body))
-        else:
-            async_to_sync(layer.group_send)(group, body)
-    except Exception:
-        logger.exception("event publish failed", extra={"seq": message.get("seq")})
+    """Publish one event (see ``events_publish``)."""
+    events_publish(schema_name=schema_name, messages=[message])

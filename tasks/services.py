@@ -7,28 +7,30 @@ Lock order, the same in every transaction so that none can deadlock another:
 3. the day's ``DailySequence`` row (create only);
 4. the event counter (``tasks.events.event_emit``), always last.
 
-The sequence row and the event counter are held until commit by every create, so they are taken
-as late as possible: on create the stock is taken and the items written first (under a reserved
-task id), then the number is allocated and the task row inserted, then the event. When
-``stock_take`` may emit ``agent.low_stock``/``agent.sold_out`` (which takes the event counter),
-the number is allocated before the stock instead, keeping the order above. Stock is checked on
-the locked agents before anything is written, so a refused create never queues behind the day's
-sequence row.
+Create is the hot path (every order of every organization): its checks that need no lock run
+here, and everything that must happen under the locks runs in one statement, the PL/pgSQL
+function ``cc_task_create`` (tasks/migrations/0003_task_create_function.py), which takes the
+locks in the order above. The sequence row and the event counter are held until commit by
+every create of an organization; in one statement that is a fraction of a millisecond.
 """
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from agents.cache import catalog_cache_invalidate
 from agents.choices import StockReason
-from agents.models import Agent, StockMovement
-from agents.stock import InsufficientStock, agents_lock, stock_give_back, stock_take
+from agents.models import StockMovement
+from agents.selectors import agents_orderable
+from agents.stock import InsufficientStock, agents_lock, stock_give_back
 from core.exceptions import NotFoundError
 from organizations.business_day import business_date
 
@@ -48,64 +50,34 @@ from .errors import (
     TaskNotActive,
     field_error,
 )
-from .events import event_emit
-from .models import IdempotencyKey, Task, TaskItem
+from .events import event_emit, events_publish_on_commit
+from .models import IdempotencyKey, Task, TaskEvent, TaskItem
 from .selectors import access_task
 from .serializers import task_representation
 
 CENT = Decimal("0.01")
 
-_NEXT_TASK_ID_SQL = "SELECT nextval(pg_get_serial_sequence('tasks_task', 'id'))"
-
-_NEXT_SEQUENCE_SQL = """
-INSERT INTO tasks_dailysequence (business_date, last_value) VALUES (%s, 1)
-ON CONFLICT (business_date) DO UPDATE SET last_value = tasks_dailysequence.last_value + 1
-RETURNING last_value
-"""
+_CREATE_SQL = (
+    "SELECT cc_task_create(%s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::integer[], "
+    "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::numeric[], %s::integer[], "
+    "%s::numeric[], %s::text[], %s::jsonb, %s::bigint[])"
+)
 
 
 def task_number(day, sequence: int) -> str:
-    """``YYYYMMDD`` + the day's sequence on 3 digits (4 and more past 999)."""
+    """``YYYYMMDD`` + the day's sequence on 3 digits (4 and more past 999); ``cc_task_create``
+    builds the same in SQL."""
     return f"{day:%Y%m%d}{sequence:03d}"
 
 
-def _sequence_next(day) -> int:
-    # The upsert locks the day's row until commit: concurrent creates get distinct values, and
-    # a rolled-back create gives its value back (no gap).
-    with connection.cursor() as cursor:
-        cursor.execute(_NEXT_SEQUENCE_SQL, [day])
-        (value,) = cursor.fetchone()
-    return value
-
-
-def _task_id_next() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(_NEXT_TASK_ID_SQL)
-        (value,) = cursor.fetchone()
-    return value
-
-
-def _stock_event_possible(agents: dict, quantities: dict[int, int]) -> bool:
-    """Whether ``stock_take`` may emit ``agent.low_stock``/``agent.sold_out`` for this take.
-
-    A superset of its rule (an agent ending at or below its threshold, zero included): when in
-    doubt the day's sequence is taken before the stock, which only costs a longer lock.
-    """
-    for agent_id, quantity in quantities.items():
-        agent = agents[agent_id]
-        if agent.stock is not None and agent.stock - quantity <= agent.low_stock_threshold:
-            return True
-    return False
-
-
-def task_serialize(task: Task) -> dict:
+def task_serialize(task: Task, items: list[TaskItem] | None = None) -> dict:
     """The task as a plain JSON-able dict (API body and event ``data``)."""
-    return task_representation(task)
+    return task_representation(task, items)
 
 
 def _items_cache(task: Task, items: list[TaskItem]) -> None:
     # Serialization reads ``task.items.all()``: give it the rows already in hand.
-    queryset = TaskItem.objects.filter(task=task)
+    queryset = TaskItem.objects.filter(task_id=task.id)
     queryset._result_cache = list(items)
     queryset._prefetch_done = True
     task._prefetched_objects_cache = {"items": queryset}
@@ -147,7 +119,9 @@ def _item_errors(items: list[dict], agent_ids: set[int], message) -> list[dict]:
     return [{"agent_id": [str(message)]} if line["agent_id"] in agent_ids else {} for line in items]
 
 
-@transaction.atomic
+# Not ``@transaction.atomic``: the writes are one statement, which is its own transaction in
+# autocommit mode (no BEGIN/COMMIT round trips) and joins the caller's transaction inside an
+# atomic block (Idempotency-Key, tests); events are published after whichever commits.
 def task_create(
     *,
     user,
@@ -174,13 +148,10 @@ def task_create(
     for line in items:
         quantities[line["agent_id"]] += line["quantity"]
 
-    # Read without locks: validation and prices need no lock, and unlimited agents are never
-    # written. Only agents with a stock are locked (below), as late as possible: a popular dish
-    # with unlimited stock must not serialize every create that names it.
-    agents = {
-        agent.id: agent
-        for agent in Agent.objects.select_related("category").filter(id__in=list(quantities))
-    }
+    # Read without locks: validation and prices need none, and unlimited agents are never
+    # written. Only agents with a stock are locked (by cc_task_create): a popular dish with
+    # unlimited stock must not serialize every create that names it.
+    agents = agents_orderable(ids=quantities)
     missing = set(quantities) - set(agents)
     if missing:
         message = _("Unknown agent.")
@@ -204,7 +175,7 @@ def task_create(
                 agent_id=agent.id,
                 agent_name=agent.name,
                 category_id_snapshot=agent.category_id,
-                category_name=agent.category.name,
+                category_name=agent.category_name,
                 unit_price=unit_price,
                 quantity=line["quantity"],
                 line_total=(unit_price * line["quantity"]).quantize(CENT),
@@ -217,52 +188,13 @@ def task_create(
             "discount",
             _("The discount cannot exceed the subtotal (%(subtotal)s).") % {"subtotal": subtotal},
         )
-
-    # Reserved before any lock is taken: one round trip less while agent rows are locked (a
-    # refused create just leaves a gap in task ids, which mean nothing).
-    task_id = _task_id_next()
-    limited_ids = [aid for aid in sorted(quantities) if agents[aid].stock is not None]
-    if limited_ids:
-        locked = agents_lock(limited_ids)
-        gone = set(limited_ids) - set(locked)
-        if gone:  # deleted between the read and the lock
-            raise AgentNotFound(details={"agent_ids": sorted(gone)})
-        agents.update(locked)
-    # The limited rows are locked now: this check is exact. Done before anything is written and
-    # before the sequence row is taken, so a refused create never waits behind other creates.
-    short = [
-        {
-            "agent_id": aid,
-            "name": agents[aid].name,
-            "requested": quantity,
-            "available": agents[aid].stock,
-        }
-        for aid, quantity in sorted(quantities.items())
-        if agents[aid].stock is not None and agents[aid].stock < quantity
-    ]
+    # Checked again under the lock by cc_task_create; refusing here spares the lock.
+    short = _stock_shortfall(agents, quantities)
     if short:
         raise InsufficientStock(details={"agents": short})
 
-    day = business_date(organization, now)
-    # The day's sequence row and the event counter serialize every create of the organization
-    # until commit: both are taken as late as possible. The task id was reserved so that the
-    # stock ledger and the items can be written before the task row (the item foreign key is
-    # checked at commit).
-    sequence = None
-    if _stock_event_possible(agents, quantities):
-        # stock_take will emit (taking the event counter): the sequence row must come first.
-        sequence = _sequence_next(day)
-    stock_take(agents=agents, quantities=dict(quantities), task_id=task_id, user=_user(user))
-    for line in lines:
-        line.task_id = task_id
-    TaskItem.objects.bulk_create(lines)
-    if sequence is None:
-        sequence = _sequence_next(day)
-    task = Task.objects.create(
-        id=task_id,
-        number=task_number(day, sequence),
-        business_date=day,
-        sequence=sequence,
+    task = Task(
+        business_date=business_date(organization, now),
         status=TaskStatus.PENDING,
         workspace=workspace,
         customer_name=customer_name,
@@ -272,10 +204,90 @@ def task_create(
         total=subtotal - discount,
         created_by_id=_user_id(user),
         created_at=now,
+        updated_at=now,
     )
+    take = {aid: q for aid, q in sorted(quantities.items()) if agents[aid].stock is not None}
+    categories = sorted({line.category_id_snapshot for line in lines})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CREATE_SQL,
+            [
+                task.business_date,
+                now,
+                task.created_by_id,
+                workspace,
+                customer_name,
+                notes,
+                subtotal,
+                discount,
+                list(take),
+                list(take.values()),
+                [line.agent_id for line in lines],
+                [line.agent_name for line in lines],
+                [line.category_id_snapshot for line in lines],
+                [line.category_name for line in lines],
+                [line.unit_price for line in lines],
+                [line.quantity for line in lines],
+                [line.line_total for line in lines],
+                [line.notes for line in lines],
+                json.dumps(task_serialize(task, lines), cls=DjangoJSONEncoder),
+                categories,
+            ],
+        )
+        # Django's backend leaves jsonb undecoded (JSONField decodes it itself).
+        result = json.loads(cursor.fetchone()[0])
+    if "error" in result:
+        if result["error"] == "INSUFFICIENT_STOCK":
+            raise InsufficientStock(details={"agents": result["agents"]})
+        raise AgentNotFound(details={"agent_ids": result["agent_ids"]})
+
+    task.id = result["task_id"]
+    task.number = result["number"]
+    task.sequence = result["sequence"]
+    task._state.adding = False
+    task._state.db = connection.alias
+    for line, item_id in zip(lines, result["item_ids"], strict=True):
+        line.id, line.task_id = item_id, task.id
+        line._state.adding = False
+        line._state.db = connection.alias
     _items_cache(task, lines)
-    _task_event(task, EventType.TASK_CREATED)
+    events = [
+        TaskEvent(
+            seq=event["seq"],
+            type=event["type"],
+            category_ids=event["category_ids"],
+            payload=event["payload"],
+            at=now,
+        )
+        for event in result["stock_events"]
+    ]
+    events.append(
+        TaskEvent(
+            seq=result["task_event_seq"],
+            type=EventType.TASK_CREATED,
+            task=task,
+            category_ids=categories,
+            payload=task_serialize(task),
+            at=now,
+        )
+    )
+    if take:
+        catalog_cache_invalidate()
+    events_publish_on_commit(events)
     return task
+
+
+def _stock_shortfall(agents: dict, quantities: dict[int, int]) -> list[dict]:
+    return [
+        {
+            "agent_id": aid,
+            "name": agents[aid].name,
+            "requested": quantity,
+            "available": agents[aid].stock,
+        }
+        for aid, quantity in sorted(quantities.items())
+        if agents[aid].stock is not None and agents[aid].stock < quantity
+    ]
 
 
 # --- status machine --------------------------------------------------------------------------

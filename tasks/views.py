@@ -25,6 +25,7 @@ from .serializers import (
     TaskEventPageSerializer,
     TaskItemDoneInputSerializer,
     TaskSerializer,
+    task_create_input_fast,
 )
 from .services import (
     task_create,
@@ -102,12 +103,15 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         },
     )
     def create(self, request):
-        data = TaskCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        validated = task_create_input_fast(request.data)
+        if validated is None:
+            serializer = TaskCreateInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            validated = serializer.validated_data
         key = _idempotency_key(request)
 
         def work():
-            task = task_create(user=request.user, **data.validated_data)
+            task = task_create(user=request.user, **validated)
             return 201, task_serialize(task), task
 
         if key is None:

@@ -102,11 +102,11 @@ DATABASES = {
     "default": env.db_url(
         "DATABASE_URL",
         default="postgres://postgres@127.0.0.1:5432/commandcenter",
-        engine="django_tenants.postgresql_backend",
+        engine="core.db_backend",
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -130,16 +130,16 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis pub/sub: a group send is one PUBLISH (tasks.events publishes that way, pipelined,
+        # after every commit), fan-out to every process with screens of the group is Redis'
+        # job. Nothing is queued for a process that is not subscribed: a screen that missed
+        # events (reconnect, resync) catches up from the event log by seq (displays.consumers).
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # redis-py 8 reads with a 5 s socket timeout by default, exactly channels-redis'
-            # 5 s blocking pop: every idle socket would die. The read timeout must exceed it.
             "hosts": [
                 {"address": env("CHANNELS_REDIS_URL", default=REDIS_URL), "socket_timeout": 15}
             ],
             "prefix": "cc",
-            "capacity": 1000,
-            "expiry": 30,
         },
     }
 }
