@@ -59,8 +59,7 @@ CENT = Decimal("0.01")
 
 _CREATE_SQL = (
     "SELECT cc_task_create(%s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::integer[], "
-    "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::numeric[], %s::integer[], "
-    "%s::numeric[], %s::text[], %s::jsonb, %s::bigint[])"
+    "%s::jsonb, %s::bigint[])"
 )
 
 
@@ -208,6 +207,9 @@ def task_create(
     )
     take = {aid: q for aid, q in sorted(quantities.items()) if agents[aid].stock is not None}
     categories = sorted({line.category_id_snapshot for line in lines})
+    # The payload is built once: the function inserts its items, the event and the answer
+    # carry it with the ids filled in.
+    payload = task_serialize(task, lines)
     with connection.cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
@@ -222,15 +224,7 @@ def task_create(
                 discount,
                 list(take),
                 list(take.values()),
-                [line.agent_id for line in lines],
-                [line.agent_name for line in lines],
-                [line.category_id_snapshot for line in lines],
-                [line.category_name for line in lines],
-                [line.unit_price for line in lines],
-                [line.quantity for line in lines],
-                [line.line_total for line in lines],
-                [line.notes for line in lines],
-                json.dumps(task_serialize(task, lines), cls=DjangoJSONEncoder),
+                json.dumps(payload, cls=DjangoJSONEncoder),
                 categories,
             ],
         )
@@ -241,13 +235,14 @@ def task_create(
             raise InsufficientStock(details={"agents": result["agents"]})
         raise AgentNotFound(details={"agent_ids": result["agent_ids"]})
 
-    task.id = result["task_id"]
-    task.number = result["number"]
+    task.id = payload["id"] = result["task_id"]
+    task.number = payload["number"] = result["number"]
     task.sequence = result["sequence"]
     task._state.adding = False
     task._state.db = connection.alias
-    for line, item_id in zip(lines, result["item_ids"], strict=True):
-        line.id, line.task_id = item_id, task.id
+    for line, item, item_id in zip(lines, payload["items"], result["item_ids"], strict=True):
+        line.id = item["id"] = item_id
+        line.task_id = task.id
         line._state.adding = False
         line._state.db = connection.alias
     _items_cache(task, lines)
@@ -267,7 +262,7 @@ def task_create(
             type=EventType.TASK_CREATED,
             task=task,
             category_ids=categories,
-            payload=task_serialize(task),
+            payload=payload,
             at=now,
         )
     )
