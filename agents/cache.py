@@ -4,7 +4,8 @@ Keys go through the default cache, whose key function prefixes the schema name, 
 organization never reads another's entries. Each page is stored with the organization's catalog
 *version* at the time it was built; a write replaces the version after its transaction commits
 and every page stored under an older version stops matching at once (entries then expire on
-their TTL). A lookup fetches the version and the page in one round trip (``MGET``).
+their TTL). A lookup fetches the version and the page in one round trip (``MGET``), or none
+when the rate limiter already read them ahead in its own (``catalog_cache_keys``).
 
 A reader takes the version *before* it queries PostgreSQL, so a page built from pre-commit data
 is stored under the old version and never served after the bump.
@@ -41,10 +42,31 @@ def _page_key(*, resource: str, host: str, params) -> str:
     return f"catalog:{resource}:{digest}"
 
 
-def catalog_cache_lookup(*, resource: str, host: str, params) -> CachedPage:
-    """The cached page for this resource and query string, if still current."""
+def catalog_cache_keys(*, resource: str, host: str, params) -> list[str]:
+    """The Redis keys a lookup reads (the version, then the page), for a read-ahead
+    (``core.throttling``: fetched in the rate limiter's round trip)."""
+    page_key = _page_key(resource=resource, host=host, params=params)
+    return [cache.make_key(_VERSION_KEY), cache.make_key(page_key)]
+
+
+def catalog_cache_lookup(
+    *, resource: str, host: str, params, read_ahead: dict | None = None
+) -> CachedPage:
+    """The cached page for this resource and query string, if still current.
+
+    ``read_ahead``: the raw values of ``catalog_cache_keys`` already fetched (no round trip).
+    """
     key = _page_key(resource=resource, host=host, params=params)
-    found = cache.get_many([_VERSION_KEY, key])
+    version_key, full_key = cache.make_key(_VERSION_KEY), cache.make_key(key)
+    if read_ahead is not None and version_key in read_ahead and full_key in read_ahead:
+        decode = cache.client.decode
+        found = {
+            name: decode(read_ahead[raw])
+            for name, raw in ((_VERSION_KEY, version_key), (key, full_key))
+            if read_ahead[raw] is not None
+        }
+    else:
+        found = cache.get_many([_VERSION_KEY, key])
     version = found.get(_VERSION_KEY)
     if version is None:
         # First read since Redis started (or the key was evicted): create a version.

@@ -12,7 +12,7 @@ from accounts.choices import Role
 from core.api import TenantViewSet
 
 from . import services
-from .cache import catalog_cache_lookup, catalog_cache_store
+from .cache import catalog_cache_keys, catalog_cache_lookup, catalog_cache_store
 from .filters import AgentFilter, CategoryFilter, StableOrderingFilter
 from .selectors import agent_list, category_list, stock_movement_list, stock_reconciliation_last
 from .serializers import (
@@ -39,9 +39,20 @@ class CachedListMixin(mixins.ListModelMixin):
 
     cache_resource: str = ""
 
+    def redis_read_ahead(self, request) -> list[str]:
+        # Read in the rate limiter's Redis round trip (core.throttling): a hit costs no other.
+        if self.action != "list":
+            return []
+        return catalog_cache_keys(
+            resource=self.cache_resource, host=request.get_host(), params=request.query_params
+        )
+
     def list(self, request, *args, **kwargs):
         page = catalog_cache_lookup(
-            resource=self.cache_resource, host=request.get_host(), params=request.query_params
+            resource=self.cache_resource,
+            host=request.get_host(),
+            params=request.query_params,
+            read_ahead=getattr(request, "redis_read_ahead", None),
         )
         if page.body is not None:
             return HttpResponse(page.body, content_type="application/json")

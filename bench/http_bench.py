@@ -92,8 +92,8 @@ def run(cmd: list[str], env: dict, capture: bool = False) -> str:
     return result.stdout if capture else ""
 
 
-def server_command(kind: str, args) -> list[str]:
-    bind_port = str(args.port)
+def server_command(kind: str, args, port: int, workers: int) -> list[str]:
+    bind_port = str(port)
     if kind == "gunicorn":
         return [
             str(VENV_BIN / "gunicorn"),
@@ -101,7 +101,7 @@ def server_command(kind: str, args) -> list[str]:
             "--bind",
             f"127.0.0.1:{bind_port}",
             "--workers",
-            str(args.workers),
+            str(workers),
             "--worker-class",
             "gthread",
             "--threads",
@@ -121,7 +121,7 @@ def server_command(kind: str, args) -> list[str]:
         "--port",
         bind_port,
         "--workers",
-        str(args.workers),
+        str(workers),
         "--loop",
         "uvloop",
         "--http",
@@ -134,27 +134,44 @@ def server_command(kind: str, args) -> list[str]:
     ]
 
 
-def start_server(kind: str, args, env: dict, log_dir: Path) -> subprocess.Popen:
-    log = open(log_dir / f"{kind}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        server_command(kind, args),
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def server_ports(args) -> list[int]:
+    """The ports the load is spread over: one per worker process (``--balance ports``), or the
+    one socket all workers share (``--balance shared``)."""
+    if args.balance == "ports":
+        return [args.port + i for i in range(args.workers)]
+    return [args.port]
+
+
+def start_servers(kind: str, args, env: dict, log_dir: Path) -> list[subprocess.Popen]:
+    ports = server_ports(args)
+    workers = 1 if args.balance == "ports" else args.workers
+    procs = []
+    for port in ports:
+        log = open(log_dir / f"{kind}-{port}.log", "wb")  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(
+                server_command(kind, args, port, workers),
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
     try:
-        wait_http(args.port)
+        for port in ports:
+            wait_http(port)
     except RuntimeError:
-        stop_server(proc)
-        raise RuntimeError(f"{kind} failed to start, see {log_dir / (kind + '.log')}") from None
-    return proc
+        stop_servers(procs)
+        raise RuntimeError(f"{kind} failed to start, see {log_dir}/{kind}-*.log") from None
+    return procs
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+def stop_servers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
@@ -232,7 +249,15 @@ def main() -> int:
     parser.add_argument("--server", choices=["gunicorn", "uvicorn", "both"], default="both")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads")
-    parser.add_argument("--port", type=int, default=8110)
+    parser.add_argument("--port", type=int, default=8110, help="first port")
+    parser.add_argument(
+        "--balance",
+        choices=["ports", "shared"],
+        default="ports",
+        help="ports: one single-worker server per port, connections spread evenly (what a load "
+        "balancer in front of the workers does); shared: one server with --workers N on one "
+        "socket, where the kernel hands the few keep-alive connections to workers unevenly",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=16, help="open connections")
@@ -283,6 +308,7 @@ def main() -> int:
         "loadavg_1m_before": round(os.getloadavg()[0], 2),
         "concurrency": args.concurrency,
         "workers": args.workers,
+        "balance": args.balance,
         "threads": args.threads,
         "duration_s": args.duration,
         "user_rate": args.user_rate,
@@ -292,7 +318,7 @@ def main() -> int:
     }
     for kind in servers:
         print(
-            f"\n== {kind} ({args.workers} workers"
+            f"\n== {kind} ({args.workers} workers, balance={args.balance}"
             + (
                 f" x {args.threads} threads, gthread"
                 if kind == "gunicorn"
@@ -300,7 +326,7 @@ def main() -> int:
             )
             + f"), {args.concurrency} connections, {args.duration:.0f}s per scenario"
         )
-        proc = start_server(kind, args, env, log_dir)
+        procs = start_servers(kind, args, env, log_dir)
         server_results: dict = {}
         try:
             for scenario in scenarios:
@@ -317,7 +343,7 @@ def main() -> int:
                     raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
                 result = run_load(
                     {
-                        "port": args.port,
+                        "ports": server_ports(args),
                         "requests": requests,
                         "concurrency": args.concurrency,
                         "duration": args.duration,
@@ -329,7 +355,7 @@ def main() -> int:
                 server_results[scenario] = result
                 print(fmt_row(scenario, result, server_results.get("floor")))
         finally:
-            stop_server(proc)
+            stop_servers(procs)
         floor = server_results.get("floor", {})
         for result in server_results.values():
             if "rps" in result and floor.get("rps"):
@@ -436,7 +462,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 async def _load_async(spec: dict) -> dict:
-    port, expect = spec["port"], spec["expect"]
+    ports, expect = spec["ports"], spec["expect"]
     requests = [[r.encode() for r in variants] for variants in spec["requests"]]
     start = time.perf_counter()
     measure_from = start + spec["warmup"]
@@ -446,6 +472,7 @@ async def _load_async(spec: dict) -> dict:
 
     async def connection_loop(index: int) -> None:
         variants = requests[index % len(requests)]
+        port = ports[index % len(ports)]
         reader = writer = None
         i = index
         while True:

@@ -43,6 +43,7 @@ CREATE OR REPLACE FUNCTION cc_task_create(
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE
+    v_found integer;
     v_missing jsonb;
     v_short jsonb;
     v_seq integer;
@@ -54,45 +55,53 @@ DECLARE
     v_payload jsonb;
     r record;
 BEGIN
-    -- 1. Lock the limited agents in id order, then check their stock under the lock.
+    -- 1. Lock the limited agents in id order and check their stock under the lock, in one
+    --    statement; nothing is written when one is gone or short.
     IF cardinality(p_take_ids) > 0 THEN
-        PERFORM count(*) FROM (
-            SELECT id FROM agents_agent WHERE id = ANY(p_take_ids) ORDER BY id FOR UPDATE
-        ) AS locked;
-        SELECT jsonb_agg(v.id ORDER BY v.id) INTO v_missing
-          FROM unnest(p_take_ids) AS v(id)
-         WHERE NOT EXISTS (SELECT 1 FROM agents_agent a WHERE a.id = v.id);
-        IF v_missing IS NOT NULL THEN
+        SELECT count(*),
+               jsonb_agg(jsonb_build_object(
+                   'agent_id', id, 'name', name, 'requested', q, 'available', stock
+               ) ORDER BY id) FILTER (WHERE stock IS NOT NULL AND stock < q)
+          INTO v_found, v_short
+          FROM (
+              SELECT a.id, a.name, a.stock, v.q
+                FROM agents_agent a JOIN unnest(p_take_ids, p_take_qty) AS v(id, q) ON a.id = v.id
+               ORDER BY a.id
+                 FOR UPDATE OF a
+          ) AS locked;
+        IF v_found < cardinality(p_take_ids) THEN
+            SELECT jsonb_agg(v.id ORDER BY v.id) INTO v_missing
+              FROM unnest(p_take_ids) AS v(id)
+             WHERE NOT EXISTS (SELECT 1 FROM agents_agent a WHERE a.id = v.id);
             RETURN jsonb_build_object('error', 'AGENT_NOT_FOUND', 'agent_ids', v_missing);
         END IF;
-        SELECT jsonb_agg(jsonb_build_object(
-                   'agent_id', a.id, 'name', a.name, 'requested', v.q, 'available', a.stock
-               ) ORDER BY a.id)
-          INTO v_short
-          FROM unnest(p_take_ids, p_take_qty) AS v(id, q)
-          JOIN agents_agent a ON a.id = v.id
-         WHERE a.stock IS NOT NULL AND a.stock < v.q;
         IF v_short IS NOT NULL THEN
             RETURN jsonb_build_object('error', 'INSUFFICIENT_STOCK', 'agents', v_short);
         END IF;
     END IF;
 
-    -- 2. The day's sequence (the row stays locked until commit: no duplicate, no gap).
-    INSERT INTO tasks_dailysequence (business_date, last_value) VALUES (p_day, 1)
-    ON CONFLICT (business_date) DO UPDATE SET last_value = tasks_dailysequence.last_value + 1
-    RETURNING last_value INTO v_seq;
-    v_number := to_char(p_day, 'YYYYMMDD')
-        || CASE WHEN v_seq < 1000 THEN lpad(v_seq::text, 3, '0') ELSE v_seq::text END;
-
-    -- 3. The task, the stock with its ledger, the items.
+    -- 2. The day's sequence (the row stays locked until commit: no duplicate, no gap), and
+    --    the task under its number.
+    WITH day AS (
+        INSERT INTO tasks_dailysequence (business_date, last_value) VALUES (p_day, 1)
+        ON CONFLICT (business_date) DO UPDATE SET last_value = tasks_dailysequence.last_value + 1
+        RETURNING last_value
+    ), numbered AS (
+        SELECT last_value AS seq,
+               to_char(p_day, 'YYYYMMDD') || CASE WHEN last_value < 1000
+                   THEN lpad(last_value::text, 3, '0') ELSE last_value::text END AS number
+          FROM day
+    )
     INSERT INTO tasks_task (
         number, business_date, sequence, status, workspace, customer_name, notes,
         subtotal, discount, total, pinned, created_by_id, created_at, updated_at, cancel_reason
-    ) VALUES (
-        v_number, p_day, v_seq, 'pending', p_workspace, p_customer_name, p_notes,
-        p_subtotal, p_discount, p_subtotal - p_discount, false, p_user_id, p_now, p_now, ''
-    ) RETURNING id INTO v_task_id;
+    )
+    SELECT number, p_day, seq, 'pending', p_workspace, p_customer_name, p_notes,
+           p_subtotal, p_discount, p_subtotal - p_discount, false, p_user_id, p_now, p_now, ''
+      FROM numbered
+    RETURNING id, number, sequence INTO v_task_id, v_number, v_seq;
 
+    -- 3. The stock with its ledger, the items.
     IF cardinality(p_take_ids) > 0 THEN
         FOR r IN
             WITH taken AS (
@@ -112,19 +121,21 @@ BEGIN
              ORDER BY id
         LOOP
             -- 4a. Threshold events, before task.created.
-            INSERT INTO tasks_eventcounter (id, last_seq) VALUES (1, 1)
-            ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
-            RETURNING last_seq INTO v_event_seq;
             v_payload := jsonb_build_object(
                 'agent_id', r.id, 'name', r.name, 'stock', r.after,
                 'low_stock_threshold', r.low_stock_threshold
             );
+            WITH counter AS (
+                INSERT INTO tasks_eventcounter (id, last_seq) VALUES (1, 1)
+                ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
+                RETURNING last_seq
+            )
             INSERT INTO tasks_taskevent (seq, type, task_id, category_ids, payload, at)
-            VALUES (
-                v_event_seq,
-                CASE WHEN r.after = 0 THEN 'agent.sold_out' ELSE 'agent.low_stock' END,
-                NULL, ARRAY[r.category_id], v_payload, p_now
-            );
+            SELECT last_seq,
+                   CASE WHEN r.after = 0 THEN 'agent.sold_out' ELSE 'agent.low_stock' END,
+                   NULL, ARRAY[r.category_id], v_payload, p_now
+              FROM counter
+            RETURNING seq INTO v_event_seq;
             v_events := v_events || jsonb_build_object(
                 'seq', v_event_seq,
                 'type', CASE WHEN r.after = 0 THEN 'agent.sold_out' ELSE 'agent.low_stock' END,
@@ -160,11 +171,14 @@ BEGIN
               FROM jsonb_array_elements(p_payload -> 'items') WITH ORDINALITY AS e(item, ord)
         )
     );
-    INSERT INTO tasks_eventcounter (id, last_seq) VALUES (1, 1)
-    ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
-    RETURNING last_seq INTO v_event_seq;
+    WITH counter AS (
+        INSERT INTO tasks_eventcounter (id, last_seq) VALUES (1, 1)
+        ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
+        RETURNING last_seq
+    )
     INSERT INTO tasks_taskevent (seq, type, task_id, category_ids, payload, at)
-    VALUES (v_event_seq, 'task.created', v_task_id, p_category_ids, v_payload, p_now);
+    SELECT last_seq, 'task.created', v_task_id, p_category_ids, v_payload, p_now FROM counter
+    RETURNING seq INTO v_event_seq;
 
     RETURN jsonb_build_object(
         'task_id', v_task_id,
