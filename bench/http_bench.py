@@ -9,12 +9,14 @@ One command does everything (see bench/README.md):
 1. creates the ``cc_bench`` database if needed and runs ``manage.py platform_setup`` on it;
 2. prepares an organization ``bench`` (host ``bench.localhost``) with 40 agents in 4 categories
    and 4 manager accounts, and issues their JWTs (``_prepare``, a Django subprocess);
-3. for each server: starts it with the production settings, then for each scenario runs the
-   load client in a *separate process* (``_load``, plain asyncio + uvloop over raw HTTP/1.1
-   keep-alive sockets: no Django, no httpx, a few percent of one core at these rates), with a
-   warm-up that is not counted;
-4. prints throughput, p50/p95/p99, errors and the ratio to the floor of the same server, and
-   writes them as JSON (``--output``).
+3. for each server: starts one single-worker server per port with the production settings
+   (``--balance ports``; ``shared``: one server, N workers, one socket), then ``--rounds``
+   times each scenario in turn (after a ``VACUUM``), the load client in a *separate process*
+   (``_load``, plain asyncio + uvloop over raw HTTP/1.1 keep-alive sockets spread evenly over
+   the ports: no Django, no httpx, a few percent of one core at these rates), with a warm-up
+   that is not counted;
+4. prints throughput, p50/p95/p99, errors and the ratio to the floor of the same round, then
+   the medians over the rounds, and writes them as JSON (``--output``).
 
 The benchmark never touches a test database: ``DATABASE_URL`` defaults to ``cc_bench``.
 """
@@ -27,6 +29,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -85,6 +88,22 @@ def ensure_database(database_url: str) -> None:
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
             print(f"created database {name}")
+
+
+def vacuum(database_url: str) -> None:
+    """Clear the dead row versions earlier scenarios and runs left (``VACUUM``, < 1 s).
+
+    Every create updates a few single hot rows (the event counter, the day's sequence, stocked
+    agents). Production PostgreSQL has autovacuum on and keeps their version chains short; a
+    development server may not (this machine's runs with ``autovacuum = off``), and a few
+    thousand dead versions of one row make each create's lookups measurably slower, run after
+    run. Each scenario starts from the state autovacuum would leave.
+    """
+    import psycopg
+
+    url = database_url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM")
 
 
 def run(cmd: list[str], env: dict, capture: bool = False) -> str:
@@ -235,6 +254,58 @@ def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[li
     return per_token
 
 
+def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) -> dict:
+    """Every scenario once against the running servers; ratios to this round's floor."""
+    server_results: dict = {}
+    for scenario in scenarios:
+        vacuum(args.database_url)
+        requests = build_requests(scenario, prepared, rng)
+        status, body = probe(args.port, requests[0][0].encode())
+        if status != SCENARIOS[scenario]["expect"]:
+            raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
+        result = run_load(
+            {
+                "ports": server_ports(args),
+                "requests": requests,
+                "concurrency": args.concurrency,
+                "duration": args.duration,
+                "warmup": args.warmup,
+                "expect": SCENARIOS[scenario]["expect"],
+            }
+        )
+        result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+        server_results[scenario] = result
+        print(fmt_row(scenario, result, server_results.get("floor")))
+    floor = server_results.get("floor", {})
+    for result in server_results.values():
+        if floor.get("rps"):
+            result["ratio_to_floor"] = round(result["rps"] / floor["rps"], 3)
+    return server_results
+
+
+def summarize(rounds: list[dict]) -> dict:
+    """Per scenario, the median over rounds of throughput, latencies and ratio; errors summed."""
+    summary = {}
+    for scenario in rounds[0]:
+        rows = [r[scenario] for r in rounds]
+        summary[scenario] = {
+            key: round(statistics.median(row[key] for row in rows), 3)
+            for key in ("rps", "p50_ms", "p95_ms", "p99_ms", "ratio_to_floor")
+            if all(key in row for row in rows)
+        }
+        summary[scenario]["errors"] = sum(row["errors"] for row in rows)
+        summary[scenario]["requests"] = sum(row["requests"] for row in rows)
+    return summary
+
+
+def fmt_summary(name: str, row: dict) -> str:
+    return (
+        f"  {name:<12} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
+        f"p95 {row['p95_ms']:>6.1f}  p99 {row['p99_ms']:>6.1f} ms  errors {row['errors']:>4}  "
+        f"ratio {row.get('ratio_to_floor', 0):.2f}x"
+    )
+
+
 def fmt_row(name: str, r: dict, floor: dict | None) -> str:
     ratio = f"{r['rps'] / floor['rps']:.2f}x" if floor and floor["rps"] else "-"
     return (
@@ -261,6 +332,13 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=16, help="open connections")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="run every scenario this many times in turn and report medians (a single run on a "
+        "shared 2-core machine swings by a third)",
+    )
     parser.add_argument(
         "--scenarios", default="floor,catalog,task_create", help="comma-separated subset"
     )
@@ -327,40 +405,19 @@ def main() -> int:
             + f"), {args.concurrency} connections, {args.duration:.0f}s per scenario"
         )
         procs = start_servers(kind, args, env, log_dir)
-        server_results: dict = {}
+        rounds: list[dict] = []
         try:
-            for scenario in scenarios:
-                requests = build_requests(scenario, prepared, rng)
-                status, body = probe(args.port, requests[0][0].encode())
-                if status != SCENARIOS[scenario]["expect"]:
-                    if scenario == "task_create" and status == 404:
-                        print(
-                            "  task_create  SKIPPED: POST /api/v1/tasks/ answers 404 "
-                            "(the tasks endpoint is not there yet)"
-                        )
-                        server_results[scenario] = {"skipped": "endpoint 404"}
-                        continue
-                    raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
-                result = run_load(
-                    {
-                        "ports": server_ports(args),
-                        "requests": requests,
-                        "concurrency": args.concurrency,
-                        "duration": args.duration,
-                        "warmup": args.warmup,
-                        "expect": SCENARIOS[scenario]["expect"],
-                    }
-                )
-                result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
-                server_results[scenario] = result
-                print(fmt_row(scenario, result, server_results.get("floor")))
+            for number in range(1, args.rounds + 1):
+                if args.rounds > 1:
+                    print(f"  round {number}/{args.rounds}")
+                rounds.append(run_round(args, scenarios, prepared, rng))
         finally:
             stop_servers(procs)
-        floor = server_results.get("floor", {})
-        for result in server_results.values():
-            if "rps" in result and floor.get("rps"):
-                result["ratio_to_floor"] = round(result["rps"] / floor["rps"], 3)
-        results["servers"][kind] = server_results
+        results["servers"][kind] = {"rounds": rounds, "median": summarize(rounds)}
+        if args.rounds > 1:
+            print(f"  median of {args.rounds} rounds (ratio: median of each round's own ratio)")
+            for scenario, row in results["servers"][kind]["median"].items():
+                print(fmt_summary(scenario, row))
     Path(args.output).write_text(json.dumps(results, indent=2))
     print(f"\nresults: {args.output}")
     return 0
