@@ -19,9 +19,10 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -210,26 +211,17 @@ def task_create(
     # The payload is built once: the function inserts its items, the event and the answer
     # carry it with the ids filled in.
     payload = task_serialize(task, lines)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CREATE_SQL,
-            [
-                task.business_date,
-                now,
-                task.created_by_id,
-                workspace,
-                customer_name,
-                notes,
-                subtotal,
-                discount,
-                list(take),
-                list(take.values()),
-                json.dumps(payload, cls=DjangoJSONEncoder),
-                categories,
-            ],
+    try:
+        result = _create_write(
+            task=task, now=now, take=take, payload=payload, categories=categories
         )
-        # Django's backend leaves jsonb undecoded (JSONField decodes it itself).
-        result = json.loads(cursor.fetchone()[0])
+    except IntegrityError as exc:
+        # An unlimited agent (never locked) deleted since the read: its item's foreign key
+        # fails when the statement commits. Refused as the read would have refused it.
+        if not isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
+            raise
+        gone = sorted(set(quantities) - set(agents_orderable(ids=quantities)))
+        raise AgentNotFound(details={"agent_ids": gone}) from exc
     if "error" in result:
         if result["error"] == "INSUFFICIENT_STOCK":
             raise InsufficientStock(details={"agents": result["agents"]})
@@ -270,6 +262,30 @@ def task_create(
         catalog_cache_invalidate()
     events_publish_on_commit(events)
     return task
+
+
+def _create_write(*, task: Task, now, take: dict[int, int], payload: dict, categories) -> dict:
+    """Call ``cc_task_create``; its answer (ids, number, events, or a refusal) as a dict."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CREATE_SQL,
+            [
+                task.business_date,
+                now,
+                task.created_by_id,
+                task.workspace,
+                task.customer_name,
+                task.notes,
+                task.subtotal,
+                task.discount,
+                list(take),
+                list(take.values()),
+                json.dumps(payload, cls=DjangoJSONEncoder),
+                categories,
+            ],
+        )
+        # Django's backend leaves jsonb undecoded (JSONField decodes it itself).
+        return json.loads(cursor.fetchone()[0])
 
 
 def _stock_shortfall(agents: dict, quantities: dict[int, int]) -> list[dict]:

@@ -12,6 +12,7 @@ from django_tenants.postgresql_backend import base as tenant_base
 
 
 class DatabaseWrapper(tenant_base.DatabaseWrapper):
+    # The search_path this session has for certain (None: unknown, the next query sets it).
     _session_search_path = None
 
     def set_tenant(self, tenant, include_public=True):
@@ -21,21 +22,33 @@ class DatabaseWrapper(tenant_base.DatabaseWrapper):
             self.search_path_set_schemas = session
 
     def _handle_search_path(self, cursor=None):
+        before = self.search_path_set_schemas
         super()._handle_search_path(cursor)
-        self._session_search_path = self.search_path_set_schemas
+        if before is None:
+            # This call sent the SET (or failed to): the session has exactly this path now. When
+            # the parent skipped it (path believed set), the session is left as it was known.
+            self._session_search_path = self.search_path_set_schemas
 
     def get_new_connection(self, conn_params):
         self._session_search_path = None
         return super().get_new_connection(conn_params)
 
+    # Forgotten *after* the parent ran: a rollback or a savepoint rollback undoes a SET made in
+    # the (sub)transaction, and the parent's own statements may pass through _handle_search_path.
     def close(self):
-        self._session_search_path = None
-        super().close()
+        try:
+            super().close()
+        finally:
+            self._session_search_path = None
 
     def rollback(self):
-        self._session_search_path = None
-        super().rollback()
+        try:
+            super().rollback()
+        finally:
+            self._session_search_path = None
 
     def savepoint_rollback(self, sid):
-        self._session_search_path = None
-        super().savepoint_rollback(sid)
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self._session_search_path = None
