@@ -15,7 +15,7 @@ What it does, in one command:
    opens its WebSocket (``websockets``) and records every event with its receive time.
 4. Starts ``--writers`` writer processes that create tasks through ``tasks.services.task_create``
    at ``--rate`` tasks/s in total, spread uniformly over the organizations, for ``--duration``
-   seconds (the real publish path: commit, then channels-redis ``group_send``).
+   seconds (the real publish path: commit, then one pipelined ``PUBLISH`` to the pub/sub layer).
 5. After a drain period, compares what every screen received with the events committed in its
    organization (``seq`` after its snapshot): lost, duplicated and out-of-order counts, and the
    delivery latency (receive time - the event's ``at``, stamped inside the transaction, so it
