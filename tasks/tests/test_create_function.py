@@ -5,26 +5,20 @@ limited agents' quantities summed in ascending id order, the ``task.created`` pa
 ids); the function must refuse without writing anything, or write the whole task.
 """
 
-import json
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
 from agents.models import Agent, StockMovement
 from organizations.business_day import business_date
 from tasks.models import DailySequence, EventCounter, Task, TaskEvent, TaskItem
-from tasks.services import task_create, task_serialize
+from tasks.services import _create_write, task_create, task_serialize
 
 from .conftest import agent_make, counts, ledger_ok
 
-CREATE_SQL = (
-    "SELECT cc_task_create(%s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::integer[], "
-    "%s::jsonb, %s::bigint[])"
-)
 CENT = Decimal("0.01")
 
 
@@ -67,29 +61,20 @@ def build_call(lines, *, user=None, now=None, discount="0.00", notes="", take=No
     take = dict(sorted(quantities.items())) if take is None else take
     categories = sorted({item.category_id_snapshot for item in items})
     payload = task_serialize(task, items)
-    arguments = [
-        task.business_date,
-        now,
-        task.created_by_id,
-        task.workspace,
-        task.customer_name,
-        task.notes,
-        task.subtotal,
-        task.discount,
-        list(take),
-        list(take.values()),
-        json.dumps(payload, cls=DjangoJSONEncoder),
-        categories,
-    ]
+    arguments = {
+        "task": task,
+        "now": now,
+        "take": take,
+        "payload": payload,
+        "categories": categories,
+    }
     return arguments, payload
 
 
 def call(arguments) -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute(CREATE_SQL, arguments)
-        raw = cursor.fetchone()[0]
-    assert isinstance(raw, str)  # jsonb comes back undecoded through Django's backend
-    return json.loads(raw)
+    """The function's answer, through the service's own call (``tasks.services._create_write``:
+    the SQL and the argument order are the service's, not a copy)."""
+    return _create_write(**arguments)
 
 
 def snapshot() -> dict:
@@ -118,7 +103,7 @@ def test_missing_limited_agent_returns_agent_not_found_and_writes_nothing(acme, 
     arguments, _payload = build_call(
         [(catalog.duck, 1, ""), (ghost, 2, ""), (catalog.noodles, 1, "")]
     )
-    assert arguments[8] == [catalog.duck.id, missing]
+    assert list(arguments["take"]) == [catalog.duck.id, missing]
     assert call(arguments) == {"error": "AGENT_NOT_FOUND", "agent_ids": [missing]}
     assert snapshot() == before
     # No gap in the numbers: the next create takes sequence 2.
@@ -167,7 +152,7 @@ def test_valid_call_writes_the_task_items_stock_and_events(acme, catalog):
         (catalog.juice, 2, "ice"),  # ... 5 taken in all: sold out
     ]
     arguments, payload = build_call(lines, user=user, now=now, discount="5.00", notes="rush")
-    assert arguments[8:10] == [[catalog.duck.id, catalog.juice.id], [7, 5]]
+    assert arguments["take"] == {catalog.duck.id: 7, catalog.juice.id: 5}
     result = call(arguments)
     assert "error" not in result, result
 
@@ -267,7 +252,7 @@ def test_valid_call_writes_the_task_items_stock_and_events(acme, catalog):
 
 def test_unlimited_only_call_takes_no_stock_and_emits_only_task_created(acme, catalog):
     arguments, _payload = build_call([(catalog.noodles, 1, ""), (catalog.tea, 2, "")])
-    assert arguments[8:10] == [[], []]
+    assert arguments["take"] == {}
     result = call(arguments)
     assert result["stock_events"] == [] and len(result["item_ids"]) == 2
     assert list(TaskEvent.objects.values_list("type", flat=True)) == ["task.created"]
