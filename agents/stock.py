@@ -1,4 +1,5 @@
-"""Stock changes: the only code that writes ``Agent.stock``.
+"""Stock changes: the code that writes ``Agent.stock``, with ``cc_task_create`` (the task
+create statement, tasks/migrations/0003), which takes stock for an order under the same rules.
 
 Rows are locked in ascending id order (no deadlocks between tasks that share agents), and the
 decrement itself is a conditional UPDATE (``stock >= q``) backed by the CHECK constraint, so stock
@@ -63,12 +64,6 @@ def agents_lock(agent_ids) -> dict[int, Agent]:
     return {a.id: a for a in agents.filter(id__in=sorted(set(agent_ids))).order_by("id")}
 
 
-_TAKE_SQL = """
-UPDATE agents_agent AS a SET stock = a.stock - v.q, updated_at = %s
-FROM (VALUES {values}) AS v(id, q)
-WHERE a.id = v.id AND a.stock IS NOT NULL AND a.stock >= v.q
-RETURNING a.id, a.stock
-"""
 _GIVE_SQL = """
 UPDATE agents_agent AS a SET stock = a.stock + v.q, updated_at = %s
 FROM (VALUES {values}) AS v(id, q)
@@ -164,40 +159,6 @@ def _emit_threshold_events(agents: dict[int, Agent], changes: list[StockChange])
             event_emit(
                 type=EventType.AGENT_LOW_STOCK, payload=payload, category_ids=[agent.category_id]
             )
-
-
-# No savepoint: callers abort their whole transaction on any refusal, and a savepoint
-# costs two round trips while agent rows are locked.
-@transaction.atomic(savepoint=False)
-def stock_take(
-    *, agents: dict[int, Agent], quantities: dict[int, int], task_id: int | None, user=None
-) -> list[StockChange]:
-    """Decrement stock for locked ``agents`` (from ``agents_lock``); all or nothing.
-
-    Raises ``InsufficientStock`` naming every agent that lacks stock; nothing is written then.
-    """
-    limited = {aid: q for aid, q in quantities.items() if agents[aid].stock is not None}
-    if not limited:
-        return []
-    short = [
-        {"agent_id": aid, "name": agents[aid].name, "requested": q, "available": agents[aid].stock}
-        for aid, q in sorted(limited.items())
-        if agents[aid].stock < q
-    ]
-    if short:
-        raise InsufficientStock(details={"agents": short})
-    after = _apply(_TAKE_SQL, limited)
-    if len(after) != len(limited):  # defensive: the rows are locked, this cannot race
-        raise InsufficientStock(details={"agents": sorted(set(limited) - set(after))})
-    return _record(
-        agents=agents,
-        after=after,
-        sign=-1,
-        quantities=limited,
-        reason=StockReason.TASK,
-        task_id=task_id,
-        user=user,
-    )
 
 
 # No savepoint: callers abort their whole transaction on any refusal, and a savepoint

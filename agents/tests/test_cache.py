@@ -18,7 +18,8 @@ from django_tenants.utils import tenant_context
 
 from agents.models import Agent
 from agents.services import agent_create, category_create
-from agents.stock import agents_lock, stock_give_back, stock_take
+from agents.stock import agents_lock, stock_give_back
+from tasks.services import task_create
 
 from .conftest import build_catalog
 
@@ -118,10 +119,10 @@ def test_committed_writes_and_task_stock_changes_invalidate(committed_org):
     assert response.status_code == 201
     assert stocks(client)[agent.pk] == 8
 
-    # What the tasks app does on create/cancel: lock, take, give back; each commit invalidates.
-    with tenant_context(committed_org.organization), transaction.atomic():
-        locked = agents_lock([agent.pk])
-        stock_take(agents=locked, quantities={agent.pk: 6}, task_id=None)
+    # A task create takes stock (tasks.services.task_create, in one statement) and a cancel
+    # gives it back (agents.stock.stock_give_back): each commit invalidates.
+    response = client.post("/api/v1/tasks/", {"items": [{"agent_id": agent.pk, "quantity": 6}]})
+    assert response.status_code == 201, response.content
     assert stocks(client)[agent.pk] == 2
     with tenant_context(committed_org.organization), transaction.atomic():
         locked = agents_lock([agent.pk])
@@ -131,7 +132,10 @@ def test_committed_writes_and_task_stock_changes_invalidate(committed_org):
     # A rolled-back take leaves the cached page valid (and correct).
     with tenant_context(committed_org.organization):
         with pytest.raises(RuntimeError), transaction.atomic():
-            stock_take(agents=agents_lock([agent.pk]), quantities={agent.pk: 1}, task_id=None)
+            task_create(
+                user=committed_org.users["staff"],
+                items=[{"agent_id": agent.pk, "quantity": 1, "notes": ""}],
+            )
             raise RuntimeError("roll back")
         assert Agent.objects.get(pk=agent.pk).stock == 3
     assert stocks(client)[agent.pk] == 3

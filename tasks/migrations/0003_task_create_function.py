@@ -8,8 +8,8 @@ the function only does what must happen under the locks, in the documented lock 
 1. the limited agents, ``FOR UPDATE`` in ascending id order; stock checked on the locked rows
    (nothing is written when one is short: the caller gets the shortfall and raises 409);
 2. the day's ``DailySequence`` row (the task number);
-3. the task, the stock decrements (the CHECK constraint still forbids a negative stock) with
-   their ``StockMovement`` rows, the items;
+3. the task, the stock decrements (a conditional UPDATE whose row count is checked, backed by
+   the CHECK constraint) with their ``StockMovement`` rows, the items;
 4. the events, ``agent.sold_out`` / ``agent.low_stock`` first (the same crossing rule as
    ``agents.stock._emit_threshold_events``), ``task.created`` last, each taking the event
    counter row, which stays locked until commit (seq order = commit order).
@@ -44,6 +44,9 @@ CREATE OR REPLACE FUNCTION cc_task_create(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_found integer;
+    v_limited integer := 0;
+    v_taken integer;
+    v_crossed jsonb;
     v_missing jsonb;
     v_short jsonb;
     v_seq integer;
@@ -59,10 +62,11 @@ BEGIN
     --    statement; nothing is written when one is gone or short.
     IF cardinality(p_take_ids) > 0 THEN
         SELECT count(*),
+               count(*) FILTER (WHERE stock IS NOT NULL),
                jsonb_agg(jsonb_build_object(
                    'agent_id', id, 'name', name, 'requested', q, 'available', stock
                ) ORDER BY id) FILTER (WHERE stock IS NOT NULL AND stock < q)
-          INTO v_found, v_short
+          INTO v_found, v_limited, v_short
           FROM (
               SELECT a.id, a.name, a.stock, v.q
                 FROM agents_agent a JOIN unnest(p_take_ids, p_take_qty) AS v(id, q) ON a.id = v.id
@@ -101,26 +105,40 @@ BEGIN
       FROM numbered
     RETURNING id, number, sequence INTO v_task_id, v_number, v_seq;
 
-    -- 3. The stock with its ledger, the items.
-    IF cardinality(p_take_ids) > 0 THEN
+    -- 3. The stock with its ledger (a conditional UPDATE, backed by the CHECK constraint: on
+    --    the locked rows it takes every one, and anything else aborts the whole create), the
+    --    items.
+    IF v_limited > 0 THEN
+        WITH taken AS (
+            UPDATE agents_agent AS a SET stock = a.stock - v.q, updated_at = p_now
+              FROM unnest(p_take_ids, p_take_qty) AS v(id, q)
+             WHERE a.id = v.id AND a.stock IS NOT NULL AND a.stock >= v.q
+            RETURNING a.id, a.name, a.category_id, a.low_stock_threshold,
+                      a.stock AS after, a.stock + v.q AS before
+        ), ledger AS (
+            INSERT INTO agents_stockmovement
+                (agent_id, delta, reason, task_id, stock_after, user_id, note, at)
+            SELECT id, after - before, 'task', v_task_id, after, p_user_id, '', p_now FROM taken
+        )
+        SELECT count(*),
+               jsonb_agg(to_jsonb(taken) ORDER BY id) FILTER (
+                   WHERE (after = 0 AND before > 0)
+                      OR (after <= low_stock_threshold AND low_stock_threshold < before)
+               )
+          INTO v_taken, v_crossed
+          FROM taken;
+        IF v_taken <> v_limited THEN
+            RAISE EXCEPTION 'cc_task_create: % of % locked agents had their stock taken',
+                v_taken, v_limited;
+        END IF;
+
+        -- 4a. Threshold events, before task.created.
         FOR r IN
-            WITH taken AS (
-                UPDATE agents_agent AS a SET stock = a.stock - v.q, updated_at = p_now
-                  FROM unnest(p_take_ids, p_take_qty) AS v(id, q)
-                 WHERE a.id = v.id AND a.stock IS NOT NULL
-                RETURNING a.id, a.name, a.category_id, a.low_stock_threshold,
-                          a.stock AS after, a.stock + v.q AS before, v.q
-            ), ledger AS (
-                INSERT INTO agents_stockmovement
-                    (agent_id, delta, reason, task_id, stock_after, user_id, note, at)
-                SELECT id, -q, 'task', v_task_id, after, p_user_id, '', p_now FROM taken
+            SELECT * FROM jsonb_to_recordset(coalesce(v_crossed, '[]'::jsonb)) AS c(
+                id bigint, name text, category_id bigint, low_stock_threshold integer,
+                after integer, before integer
             )
-            SELECT * FROM taken
-             WHERE (after = 0 AND before > 0)
-                OR (after <= low_stock_threshold AND low_stock_threshold < before)
-             ORDER BY id
         LOOP
-            -- 4a. Threshold events, before task.created.
             v_payload := jsonb_build_object(
                 'agent_id', r.id, 'name', r.name, 'stock', r.after,
                 'low_stock_threshold', r.low_stock_threshold
