@@ -255,7 +255,11 @@ def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[li
 
 
 def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) -> dict:
-    """Every scenario once against the running servers; ratios to this round's floor."""
+    """Every scenario once against the running servers; ratios to this round's floor.
+
+    ``scenarios`` come in this round's order: the caller rotates it from round to round, so
+    that no scenario is always measured first (on the coolest machine) or last.
+    """
     server_results: dict = {}
     for scenario in scenarios:
         vacuum(args.database_url)
@@ -275,18 +279,18 @@ def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) ->
         )
         result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
         server_results[scenario] = result
-        print(fmt_row(scenario, result, server_results.get("floor")))
     floor = server_results.get("floor", {})
-    for result in server_results.values():
+    for scenario, result in server_results.items():
         if floor.get("rps"):
             result["ratio_to_floor"] = round(result["rps"] / floor["rps"], 3)
+        print(fmt_row(scenario, result, floor or None))
     return server_results
 
 
 def summarize(rounds: list[dict]) -> dict:
     """Per scenario, the median over rounds of throughput, latencies and ratio; errors summed."""
     summary = {}
-    for scenario in rounds[0]:
+    for scenario in sorted(rounds[0], key=list(SCENARIOS).index):
         rows = [r[scenario] for r in rounds]
         summary[scenario] = {
             key: round(statistics.median(row[key] for row in rows), 3)
@@ -408,9 +412,11 @@ def main() -> int:
         rounds: list[dict] = []
         try:
             for number in range(1, args.rounds + 1):
+                shift = (number - 1) % len(scenarios)
+                order = scenarios[shift:] + scenarios[:shift]
                 if args.rounds > 1:
-                    print(f"  round {number}/{args.rounds}")
-                rounds.append(run_round(args, scenarios, prepared, rng))
+                    print(f"  round {number}/{args.rounds} (order: {', '.join(order)})")
+                rounds.append(run_round(args, order, prepared, rng))
         finally:
             stop_servers(procs)
         results["servers"][kind] = {"rounds": rounds, "median": summarize(rounds)}
