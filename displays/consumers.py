@@ -216,7 +216,7 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
             del self.pending[seq]
 
     async def event_message(self, message):
-        """A live event from the channel layer (tasks.events.event_publish)."""
+        """A live event from the channel layer (tasks.events.events_publish)."""
         if self.session is None:
             return
         event = message["event"]

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -93,7 +94,11 @@ def _publisher_client() -> redis.Redis:
     """A plain (sync) Redis client on the channel layer's server, one per process."""
     global _publisher
     if _publisher is None or _publisher[0] != os.getpid():
-        (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+        hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+        if len(hosts) != 1:
+            # Several shards would need the layer's consistent hashing of the group name.
+            raise ImproperlyConfigured("tasks.events publishes to exactly one channel layer host")
+        (host,) = hosts
         options = {key: value for key, value in host.items() if key != "address"}
         _publisher = (os.getpid(), redis.Redis.from_url(host["address"], **options))
     return _publisher[1]
@@ -125,8 +130,3 @@ def events_publish(*, schema_name: str, messages: list[dict]) -> None:
         pipe.execute()
     except Exception:
         logger.exception("event publish failed", extra={"seq": messages[0].get("seq")})
-
-
-def event_publish(*, schema_name: str, message: dict) -> None:
-    """Publish one event (see ``events_publish``)."""
-    events_publish(schema_name=schema_name, messages=[message])
