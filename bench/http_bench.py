@@ -52,6 +52,14 @@ SCENARIOS = {
     "floor": {"method": "GET", "path": "/bench/floor/", "auth": False, "expect": 200},
     "catalog": {"method": "GET", "path": "/api/v1/agents/", "auth": True, "expect": 200},
     "task_create": {"method": "POST", "path": "/api/v1/tasks/", "auth": True, "expect": 201},
+    # The same request, each connection on its own organization (--spread-orgs): how a fleet
+    # of restaurants loads the service, next to the one-busy-organization worst case above.
+    "task_create_spread": {
+        "method": "POST",
+        "path": "/api/v1/tasks/",
+        "auth": True,
+        "expect": 201,
+    },
 }
 
 
@@ -224,13 +232,20 @@ def probe(port: int, request: bytes) -> tuple[int, bytes]:
 
 
 def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[list[str]]:
-    """Per token, a list of raw requests (task bodies vary: 3 distinct random agents)."""
+    """Per connection slot, a list of raw requests (task bodies vary: 3 distinct random
+    agents). Slots are the bench organization's users, or for ``task_create_spread`` one
+    organization each."""
     spec = SCENARIOS[scenario]
-    host = "localhost" if scenario == "floor" else prepared["host"]
-    per_token = []
-    for token in prepared["tokens"]:
+    if scenario == "task_create_spread":
+        slots = [(org["host"], org["token"], org["agent_ids"]) for org in prepared["spread"]]
+    else:
+        host = "localhost" if scenario == "floor" else prepared["host"]
+        slots = [(host, token, prepared["agent_ids"]) for token in prepared["tokens"]]
+    creates = scenario.startswith("task_create")
+    per_slot = []
+    for host, token, agent_ids in slots:
         variants = []
-        for _ in range(50 if scenario == "task_create" else 1):
+        for _ in range(50 if creates else 1):
             headers = [
                 f"{spec['method']} {spec['path']} HTTP/1.1",
                 f"Host: {host}",
@@ -240,8 +255,8 @@ def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[li
             if spec["auth"]:
                 headers.append(f"Authorization: Bearer {token}")
             body = ""
-            if scenario == "task_create":
-                agents = rng.sample(prepared["agent_ids"], 3)
+            if creates:
+                agents = rng.sample(agent_ids, 3)
                 body = json.dumps(
                     {
                         "items": [{"agent_id": a, "quantity": 1} for a in agents],
@@ -250,8 +265,8 @@ def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[li
                 )
                 headers += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
             variants.append("\r\n".join(headers) + "\r\n\r\n" + body)
-        per_token.append(variants)
-    return per_token
+        per_slot.append(variants)
+    return per_slot
 
 
 def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) -> dict:
@@ -304,7 +319,7 @@ def summarize(rounds: list[dict]) -> dict:
 
 def fmt_summary(name: str, row: dict) -> str:
     return (
-        f"  {name:<12} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
+        f"  {name:<18} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
         f"p95 {row['p95_ms']:>6.1f}  p99 {row['p99_ms']:>6.1f} ms  errors {row['errors']:>4}  "
         f"ratio {row.get('ratio_to_floor', 0):.2f}x"
     )
@@ -313,7 +328,7 @@ def fmt_summary(name: str, row: dict) -> str:
 def fmt_row(name: str, r: dict, floor: dict | None) -> str:
     ratio = f"{r['rps'] / floor['rps']:.2f}x" if floor and floor["rps"] else "-"
     return (
-        f"  {name:<12} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:>6.1f}  p95 {r['p95_ms']:>6.1f}  "
+        f"  {name:<18} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:>6.1f}  p95 {r['p95_ms']:>6.1f}  "
         f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']:>4}  (n={r['requests']})  "
         f"ratio {ratio}  load {r['loadavg_1m_after']}"
     )
@@ -344,7 +359,15 @@ def main() -> int:
         "shared 2-core machine swings by a third)",
     )
     parser.add_argument(
-        "--scenarios", default="floor,catalog,task_create", help="comma-separated subset"
+        "--scenarios",
+        default="floor,catalog,task_create,task_create_spread",
+        help="comma-separated subset",
+    )
+    parser.add_argument(
+        "--spread-orgs",
+        type=int,
+        default=16,
+        help="organizations for task_create_spread (one per connection at 16)",
     )
     parser.add_argument(
         "--database-url",
@@ -374,7 +397,11 @@ def main() -> int:
         print("platform_setup on", args.database_url)
         run([sys.executable, "manage.py", "platform_setup", "--verbosity", "0"], env, True)
     prepared = json.loads(
-        run([sys.executable, __file__, "_prepare", str(args.org_rpm)], env, True).splitlines()[-1]
+        run(
+            [sys.executable, __file__, "_prepare", str(args.org_rpm), str(args.spread_orgs)],
+            env,
+            True,
+        ).splitlines()[-1]
     )
     print(
         f"prepared {prepared['host']}: {len(prepared['agent_ids'])} agents, "
@@ -432,19 +459,50 @@ def main() -> int:
 # --- _prepare: the bench organization (Django, production settings) -------------------------
 
 
-def prepare(org_rpm: int) -> None:
+def prepare(org_rpm: int, spread_orgs: int) -> None:
     import django
 
     sys.path.insert(0, str(ROOT))
     django.setup()
+    from django.db import connection
+
+    from accounts.models import User
+    from accounts.tokens import tokens_for_membership
+
+    users = []
+    for i in range(USERS):
+        user = User.objects.filter(email=f"manager{i}@bench.test").first()
+        if user is None:
+            user = User.objects.create_user(email=f"manager{i}@bench.test", password="bench-123")
+        users.append(user)
+    org, agent_ids = _prepare_org(BENCH_SLUG, BENCH_HOST, org_rpm, users)
+    tokens = [
+        str(tokens_for_membership(user=user, organization=org).access_token) for user in users
+    ]
+    spread = []
+    for i in range(spread_orgs):
+        slug, host = f"{BENCH_SLUG}{i:02d}", f"{BENCH_SLUG}{i:02d}.localhost"
+        user = users[i % len(users)]
+        spread_org, spread_agents = _prepare_org(slug, host, org_rpm, [user])
+        token = tokens_for_membership(user=user, organization=spread_org).access_token
+        spread.append({"host": host, "token": str(token), "agent_ids": spread_agents})
+        print(f"prepared {host}", file=sys.stderr)
+    connection.set_schema_to_public()
+    print(
+        json.dumps({"host": BENCH_HOST, "tokens": tokens, "agent_ids": agent_ids, "spread": spread})
+    )
+
+
+def _prepare_org(slug: str, host: str, org_rpm: int, users: list) -> tuple:
+    """The organization (created if missing) with its catalog and these users as managers;
+    returns it with the ids of its available agents."""
     from decimal import Decimal
 
-    from django.db import connection
+    from django.db import connection, transaction
     from django_tenants.utils import tenant_context
 
     from accounts.choices import Role
-    from accounts.models import Membership, User
-    from accounts.tokens import tokens_for_membership
+    from accounts.models import Membership
     from agents.constants import MAX_STOCK
     from agents.models import Agent, AgentCategory
     from agents.services import agent_create, category_create
@@ -452,28 +510,24 @@ def prepare(org_rpm: int) -> None:
     from organizations.models import Organization
     from organizations.services import organization_create
 
-    org = Organization.objects.filter(slug=BENCH_SLUG).first()
+    connection.set_schema_to_public()
+    org = Organization.objects.filter(slug=slug).first()
     if org is None:
         org = organization_create(
-            name="Bench",
-            slug=BENCH_SLUG,
-            domain=BENCH_HOST,
-            owner_email="owner@bench.test",
+            name=slug.capitalize(),
+            slug=slug,
+            domain=host,
+            owner_email=f"owner@{slug}.test",
             owner_password="bench-pass-123",
         )
     # The plan limit is lifted, not removed: the organization throttle still counts every call.
     # (0 would skip it; the model validator forbids 0, hence the direct update.)
     Organization.objects.filter(pk=org.pk).update(requests_per_minute=org_rpm, max_agents=1000)
     org.refresh_from_db()
-    users = []
-    for i in range(USERS):
-        user = User.objects.filter(email=f"manager{i}@bench.test").first()
-        if user is None:
-            user = User.objects.create_user(email=f"manager{i}@bench.test", password="bench-123")
+    for user in users:
         Membership.objects.get_or_create(
             user=user, organization=org, defaults={"role": Role.MANAGER}
         )
-        users.append(user)
     with tenant_context(org):
         categories = list(AgentCategory.objects.order_by("sort_order"))
         for i in range(len(categories), CATEGORIES):
@@ -488,17 +542,11 @@ def prepare(org_rpm: int) -> None:
                 low_stock_threshold=5,
             )
         for agent in Agent.objects.filter(stock__lt=MAX_STOCK // 2):
-            from django.db import transaction
-
             with transaction.atomic():
                 locked = agents_lock([agent.pk])[agent.pk]
                 stock_adjust(agent=locked, delta=MAX_STOCK - locked.stock, note="bench refill")
         agent_ids = list(Agent.objects.filter(is_available=True).values_list("id", flat=True))
-    connection.set_schema_to_public()
-    tokens = [
-        str(tokens_for_membership(user=user, organization=org).access_token) for user in users
-    ]
-    print(json.dumps({"host": BENCH_HOST, "tokens": tokens, "agent_ids": agent_ids}))
+    return org, agent_ids
 
 
 # --- _load: the client (separate process, no Django) -----------------------------------------
@@ -598,8 +646,8 @@ def load(spec: dict) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "_prepare":
-        prepare(int(sys.argv[2]))
+    if len(sys.argv) > 3 and sys.argv[1] == "_prepare":
+        prepare(int(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_load":
         load(json.loads(sys.stdin.read()))
     else:
