@@ -8,7 +8,8 @@ One command does everything (see bench/README.md):
 
 1. creates the ``cc_bench`` database if needed and runs ``manage.py platform_setup`` on it;
 2. prepares an organization ``bench`` (host ``bench.localhost``) with 40 agents in 4 categories
-   and 4 manager accounts, and issues their JWTs (``_prepare``, a Django subprocess);
+   and 16 manager accounts, and ``--spread-orgs`` more like it (``bench00``...) with one
+   manager each, and issues their JWTs (``_prepare``, a Django subprocess);
 3. for each server: starts one single-worker server per port with the production settings
    (``--balance ports``; ``shared``: one server, N workers, one socket), then ``--rounds``
    times each scenario in turn (after a ``VACUUM``), the load client in a *separate process*
