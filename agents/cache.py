@@ -5,7 +5,7 @@ organization never reads another's entries. Each page is stored with the organiz
 *version* at the time it was built; a write replaces the version after its transaction commits
 and every page stored under an older version stops matching at once (entries then expire on
 their TTL). A lookup fetches the version and the page in one round trip (``MGET``), or none
-when the rate limiter already read them ahead in its own (``catalog_cache_keys``).
+when the rate limiter already read them ahead in its own (``CatalogCacheEntry``).
 
 A reader takes the version *before* it queries PostgreSQL, so a page built from pre-commit data
 is stored under the old version and never served after the bump.
@@ -16,6 +16,7 @@ disables caching for that request, and reads fall through to PostgreSQL.
 
 import hashlib
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -42,27 +43,33 @@ def _page_key(*, resource: str, host: str, params) -> str:
     return f"catalog:{resource}:{digest}"
 
 
-def catalog_cache_keys(*, resource: str, host: str, params) -> list[str]:
-    """The Redis keys a lookup reads (the version, then the page), for a read-ahead
-    (``core.throttling``: fetched in the rate limiter's round trip)."""
-    page_key = _page_key(resource=resource, host=host, params=params)
-    return [cache.make_key(_VERSION_KEY), cache.make_key(page_key)]
+@dataclass(frozen=True)
+class CatalogCacheEntry:
+    """Where one list page lives: its cache key (the cache adds the schema prefix) and the full
+    Redis keys of the version and the page, which the rate limiter can read ahead
+    (``core.throttling``: fetched in its round trip)."""
+
+    key: str
+    redis_keys: tuple[str, str]
 
 
-def catalog_cache_lookup(
-    *, resource: str, host: str, params, read_ahead: dict | None = None
-) -> CachedPage:
-    """The cached page for this resource and query string, if still current.
-
-    ``read_ahead``: the raw values of ``catalog_cache_keys`` already fetched (no round trip).
-    """
+def catalog_cache_entry(*, resource: str, host: str, params) -> CatalogCacheEntry:
     key = _page_key(resource=resource, host=host, params=params)
-    version_key, full_key = cache.make_key(_VERSION_KEY), cache.make_key(key)
-    if read_ahead is not None and version_key in read_ahead and full_key in read_ahead:
+    redis_keys = (cache.make_key(_VERSION_KEY), cache.make_key(key))
+    return CatalogCacheEntry(key=key, redis_keys=redis_keys)
+
+
+def catalog_cache_lookup(*, entry: CatalogCacheEntry, read_ahead: dict | None = None) -> CachedPage:
+    """The cached page of ``entry``, if still current.
+
+    ``read_ahead``: raw values of ``entry.redis_keys`` already fetched (no round trip).
+    """
+    key = entry.key
+    if read_ahead is not None and all(raw in read_ahead for raw in entry.redis_keys):
         decode = cache.client.decode
         found = {
             name: decode(read_ahead[raw])
-            for name, raw in ((_VERSION_KEY, version_key), (key, full_key))
+            for name, raw in zip((_VERSION_KEY, key), entry.redis_keys, strict=True)
             if read_ahead[raw] is not None
         }
     else:
@@ -89,10 +96,8 @@ def _bump(schema_name: str) -> None:
     # A new random version (not INCR): it works whether or not the key exists (Redis restarted,
     # key evicted) and two concurrent bumps can never land back on an old version.
     # Usually the commit ran in the same schema (the request's): switching costs a round trip.
-    if connection.schema_name == schema_name:
-        cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        return
-    with schema_context(schema_name):
+    same = connection.schema_name == schema_name
+    with nullcontext() if same else schema_context(schema_name):
         cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 

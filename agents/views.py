@@ -1,5 +1,7 @@
 """Catalog endpoints. Views validate input, call one service or selector, serialize."""
 
+from functools import cached_property
+
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -12,7 +14,12 @@ from accounts.choices import Role
 from core.api import TenantViewSet
 
 from . import services
-from .cache import catalog_cache_keys, catalog_cache_lookup, catalog_cache_store
+from .cache import (
+    CatalogCacheEntry,
+    catalog_cache_entry,
+    catalog_cache_lookup,
+    catalog_cache_store,
+)
 from .filters import AgentFilter, CategoryFilter, StableOrderingFilter
 from .selectors import agent_list, category_list, stock_movement_list, stock_reconciliation_last
 from .serializers import (
@@ -39,20 +46,21 @@ class CachedListMixin(mixins.ListModelMixin):
 
     cache_resource: str = ""
 
-    def redis_read_ahead(self, request) -> list[str]:
-        # Read in the rate limiter's Redis round trip (core.throttling): a hit costs no other.
-        if self.action != "list":
-            return []
-        return catalog_cache_keys(
+    @cached_property
+    def catalog_entry(self) -> CatalogCacheEntry:
+        # Once per request: the rate limiter reads it ahead, list() looks it up.
+        request = self.request
+        return catalog_cache_entry(
             resource=self.cache_resource, host=request.get_host(), params=request.query_params
         )
 
+    def redis_read_ahead(self, request) -> list[str]:
+        # Read in the rate limiter's Redis round trip (core.throttling): a hit costs no other.
+        return list(self.catalog_entry.redis_keys) if self.action == "list" else []
+
     def list(self, request, *args, **kwargs):
         page = catalog_cache_lookup(
-            resource=self.cache_resource,
-            host=request.get_host(),
-            params=request.query_params,
-            read_ahead=getattr(request, "redis_read_ahead", None),
+            entry=self.catalog_entry, read_ahead=getattr(request, "redis_read_ahead", None)
         )
         if page.body is not None:
             return HttpResponse(page.body, content_type="application/json")

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.http import urlencode
 from django_redis import get_redis_connection
 
-from agents.cache import catalog_cache_keys
+from agents.cache import catalog_cache_entry
 
 URL = "/api/v1/agents/"
 CATEGORIES = "/api/v1/agent-categories/"
@@ -89,7 +89,8 @@ def page_keys(org, url: str) -> list[str]:
     """The keys the list view reads ahead for ``url`` on ``org``'s host."""
     org.activate()
     query = QueryDict(url.partition("?")[2])
-    return catalog_cache_keys(resource=_resource(url), host=org.host, params=query)
+    entry = catalog_cache_entry(resource=_resource(url), host=org.host, params=query)
+    return list(entry.redis_keys)
 
 
 def _resource(url: str) -> str:
