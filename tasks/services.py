@@ -212,9 +212,7 @@ def task_create(
     # carry it with the ids filled in.
     payload = task_serialize(task, lines)
     try:
-        result = _create_write(
-            task=task, now=now, take=take, payload=payload, categories=categories
-        )
+        result = _create_write(task=task, take=take, payload=payload, categories=categories)
     except IntegrityError as exc:
         # An unlimited agent (never locked) deleted since the read: its item's foreign key
         # fails when the statement commits. Refused as the read would have refused it.
@@ -264,14 +262,14 @@ def task_create(
     return task
 
 
-def _create_write(*, task: Task, now, take: dict[int, int], payload: dict, categories) -> dict:
+def _create_write(*, task: Task, take: dict[int, int], payload: dict, categories) -> dict:
     """Call ``cc_task_create``; its answer (ids, number, events, or a refusal) as a dict."""
     with connection.cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             [
                 task.business_date,
-                now,
+                task.created_at,
                 task.created_by_id,
                 task.workspace,
                 task.customer_name,

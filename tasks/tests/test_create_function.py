@@ -63,7 +63,6 @@ def build_call(lines, *, user=None, now=None, discount="0.00", notes="", take=No
     payload = task_serialize(task, items)
     arguments = {
         "task": task,
-        "now": now,
         "take": take,
         "payload": payload,
         "categories": categories,
