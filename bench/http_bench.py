@@ -34,12 +34,12 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ensure_database, psycopg_url  # noqa: E402
 from core.probes import wait_http  # noqa: E402  (no Django: safe before setup)
 
 VENV_BIN = Path(sys.executable).parent
@@ -86,19 +86,6 @@ def bench_env(args) -> dict:
     }
 
 
-def ensure_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlparse(database_url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-
-
 def vacuum(database_url: str) -> None:
     """Clear the dead row versions earlier scenarios and runs left (``VACUUM``, < 1 s).
 
@@ -110,8 +97,7 @@ def vacuum(database_url: str) -> None:
     """
     import psycopg
 
-    url = database_url.replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(psycopg_url(database_url), autocommit=True) as conn:
         conn.execute("VACUUM")
 
 

@@ -35,12 +35,12 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ensure_database  # noqa: E402
 from core.probes import wait_http  # noqa: E402  (no Django: safe before setup)
 
 VENV_BIN = Path(sys.executable).parent
@@ -60,18 +60,6 @@ def bench_env(args) -> dict:
         "SENTRY_DSN": "",
         "WS_RECHECK_SECONDS": "15",
     }
-
-
-def ensure_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlparse(database_url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
 
 
 def django_setup(args) -> None:

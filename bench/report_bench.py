@@ -28,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ensure_database  # noqa: E402
+
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_rpbench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -37,14 +39,9 @@ DB_URL = os.environ["DATABASE_URL"]
 BIG_DAY = date(2026, 1, 14)
 
 
-def ensure_database() -> None:
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+def database_prepare() -> None:
+    """The benchmark's database, created if missing and migrated."""
+    ensure_database(DB_URL)
     subprocess.run(
         [sys.executable, "manage.py", "platform_setup", "-v", "0"],
         cwd=ROOT,
@@ -267,7 +264,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-dispatch", action="store_true")
     args = parser.parse_args()
-    ensure_database()
+    database_prepare()
     import django
 
     django.setup()
