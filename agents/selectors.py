@@ -39,8 +39,8 @@ SELECT a.id, a.name, a.category_id, c.name, a.unit_price, a.is_available, a.stoc
 
 def agents_orderable(*, ids) -> dict[int, OrderableAgent]:
     """The agents named by an order, by id, in one query without locks (task create reads them
-    on every order: plain rows, not model instances)."""
-    with connection.cursor() as cursor:
+    on every order: plain rows, not model instances; a prepared statement)."""
+    with connection.prepared_cursor() as cursor:
         cursor.execute(_ORDERABLE_SQL, [list(ids)])
         return {row[0]: OrderableAgent(*row) for row in cursor.fetchall()}
 

@@ -264,7 +264,7 @@ def task_create(
 
 def _create_write(*, task: Task, take: dict[int, int], payload: dict, categories) -> dict:
     """Call ``cc_task_create``; its answer (ids, number, events, or a refusal) as a dict."""
-    with connection.cursor() as cursor:
+    with connection.prepared_cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             [

@@ -110,6 +110,14 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # it, a connection the server dropped (restart, failover) fails the one request that finds it,
 # and Django closes it after that request; clients retry creates with their Idempotency-Key.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+# Statements run through ``connection.prepared_cursor()`` (core.db_backend: the fixed statements
+# of task create) are prepared by PostgreSQL from their Nth run on a connection; Django's own
+# cursors bind on the client and are never prepared. "off" behind a pooler in transaction mode
+# that does not track prepared statements (PgBouncer < 1.21).
+_prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    None if _prepare_threshold in ("", "off", "none") else int(_prepare_threshold)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

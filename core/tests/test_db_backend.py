@@ -267,3 +267,43 @@ def test_consecutive_requests_on_one_org_send_no_set(acme, globex, marked, cache
     assert len(sets) == 1 and f'"{acme.schema}"' in sets[0], sets
     names = {row["name"] for row in response.json()["results"]}
     assert marked[acme.schema] in names and marked[globex.schema] not in names
+
+
+# --- prepared_cursor: server-side binding, prepared after a few runs ---------------------------
+
+
+PREPARED_SQL = "SELECT name FROM agents_agentcategory WHERE name = ANY(%s)"
+
+
+def prepared_names(names: list[str]) -> set[str]:
+    with connection.prepared_cursor() as cursor:
+        cursor.execute(PREPARED_SQL, [names])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_prepared_statement_follows_the_tenant_switch(acme, globex, marked):
+    """The statement is prepared once per connection (psycopg prepares from its 6th run), yet
+    each run reads the schema of the tenant set at that moment: PostgreSQL re-plans a prepared
+    statement whose search_path changed."""
+    both = list(marked.values())
+    for _ in range(8):
+        for org in (acme, globex, acme):
+            org.activate()
+            assert prepared_names(both) == {marked[org.schema]}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["SELECT name FROM agents_agentcategory%"],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_prepared_cursor_queries_are_counted_and_plain_cursors_stay_client_bound(acme, marked):
+    acme.activate()
+    with CaptureQueriesContext(connection) as ctx:
+        assert prepared_names([marked[acme.schema]]) == {marked[acme.schema]}
+    assert [q["sql"] for q in ctx.captured_queries if "agents_agentcategory" in q["sql"]]
+    with connection.cursor() as cursor:
+        assert type(cursor.cursor).__name__ == "Cursor"  # Django's client-binding cursor
+    with connection.prepared_cursor() as cursor:
+        assert type(cursor.cursor).__name__ == "ServerBindingCursor"
