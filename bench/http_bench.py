@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import signal
 import statistics
 import subprocess
@@ -193,6 +194,32 @@ def stop_servers(procs: list[subprocess.Popen]) -> None:
             proc.wait(10)
 
 
+def cpu_seconds(server_groups: set[int]) -> dict[str, float]:
+    """CPU seconds used so far (user + system) by the servers under test (their process
+    groups), PostgreSQL and Redis, read from ``/proc`` (Linux; empty elsewhere). The load client
+    is counted apart (``resource.RUSAGE_CHILDREN``, it is a child that exits)."""
+    totals = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                raw = stat.read()
+        except OSError:  # exited meanwhile
+            continue
+        command = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        group, used = int(fields[2]), (int(fields[11]) + int(fields[12])) / tick
+        if group in server_groups:
+            totals["web"] += used
+        elif command == "postgres":
+            totals["postgres"] += used
+        elif command.startswith("redis-server"):
+            totals["redis"] += used
+    return totals
+
+
 def run_load(spec: dict) -> dict:
     # The spec goes through stdin: the request variants exceed what one argv string may hold.
     out = subprocess.run(
@@ -256,7 +283,9 @@ def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[li
     return per_slot
 
 
-def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) -> dict:
+def run_round(
+    args, scenarios: list[str], prepared: dict, rng: random.Random, server_groups: set[int]
+) -> dict:
     """Every scenario once against the running servers; ratios to this round's floor.
 
     ``scenarios`` come in this round's order: the caller rotates it from round to round, so
@@ -269,6 +298,9 @@ def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) ->
         status, body = probe(args.port, requests[0][0].encode())
         if status != SCENARIOS[scenario]["expect"]:
             raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
+        cpu_before = cpu_seconds(server_groups)
+        client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
         result = run_load(
             {
                 "ports": server_ports(args),
@@ -280,6 +312,9 @@ def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) ->
             }
         )
         result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+        result["cpu_ms_per_request"] = cpu_per_request(
+            cpu_before, client_before, time.perf_counter() - started, result["rps"], server_groups
+        )
         server_results[scenario] = result
     floor = server_results.get("floor", {})
     for scenario, result in server_results.items():
@@ -287,6 +322,29 @@ def run_round(args, scenarios: list[str], prepared: dict, rng: random.Random) ->
             result["ratio_to_floor"] = round(result["rps"] / floor["rps"], 3)
         print(fmt_row(scenario, result, floor or None))
     return server_results
+
+
+def cpu_per_request(
+    before: dict, client_before, elapsed: float, rps: float, server_groups: set[int]
+) -> dict:
+    """Milliseconds of CPU per request, per component, over the whole load run (warm-up
+    included: the rate is the same): where the 2 cores go."""
+    after = cpu_seconds(server_groups)
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = {name: after[name] - before[name] for name in after}
+    used["client"] = (client_after.ru_utime + client_after.ru_stime) - (
+        client_before.ru_utime + client_before.ru_stime
+    )
+    if not rps or not elapsed:
+        return {}
+    return {name: round(1000 * seconds / elapsed / rps, 3) for name, seconds in used.items()}
+
+
+def fmt_cpu(cpu: dict) -> str:
+    if not cpu:
+        return ""
+    parts = " ".join(f"{name} {cpu[name]:.2f}" for name in ("web", "postgres", "redis", "client"))
+    return f"\n  {'':<18} CPU ms/request: {parts} (total {sum(cpu.values()):.2f})"
 
 
 def summarize(rounds: list[dict]) -> dict:
@@ -300,6 +358,12 @@ def summarize(rounds: list[dict]) -> dict:
             if all(key in row for row in rows)
         }
         summary[scenario]["errors"] = sum(row["errors"] for row in rows)
+        splits = [row["cpu_ms_per_request"] for row in rows if row.get("cpu_ms_per_request")]
+        if len(splits) == len(rows):
+            summary[scenario]["cpu_ms_per_request"] = {
+                name: round(statistics.median(split[name] for split in splits), 3)
+                for name in splits[0]
+            }
         summary[scenario]["requests"] = sum(row["requests"] for row in rows)
     return summary
 
@@ -308,7 +372,7 @@ def fmt_summary(name: str, row: dict) -> str:
     return (
         f"  {name:<18} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
         f"p95 {row['p95_ms']:>6.1f}  p99 {row['p99_ms']:>6.1f} ms  errors {row['errors']:>4}  "
-        f"ratio {row.get('ratio_to_floor', 0):.2f}x"
+        f"ratio {row.get('ratio_to_floor', 0):.2f}x" + fmt_cpu(row.get("cpu_ms_per_request", {}))
     )
 
 
@@ -317,7 +381,7 @@ def fmt_row(name: str, r: dict, floor: dict | None) -> str:
     return (
         f"  {name:<18} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:>6.1f}  p95 {r['p95_ms']:>6.1f}  "
         f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']:>4}  (n={r['requests']})  "
-        f"ratio {ratio}  load {r['loadavg_1m_after']}"
+        f"ratio {ratio}  load {r['loadavg_1m_after']}" + fmt_cpu(r.get("cpu_ms_per_request", {}))
     )
 
 
@@ -430,7 +494,8 @@ def main() -> int:
                 order = scenarios[shift:] + scenarios[:shift]
                 if args.rounds > 1:
                     print(f"  round {number}/{args.rounds} (order: {', '.join(order)})")
-                rounds.append(run_round(args, order, prepared, rng))
+                groups = {proc.pid for proc in procs}  # each server leads its process group
+                rounds.append(run_round(args, order, prepared, rng, groups))
         finally:
             stop_servers(procs)
         results["servers"][kind] = {"rounds": rounds, "median": summarize(rounds)}
