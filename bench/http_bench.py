@@ -194,11 +194,12 @@ def stop_servers(procs: list[subprocess.Popen]) -> None:
             proc.wait(10)
 
 
-def cpu_seconds(server_groups: set[int]) -> dict[str, float]:
-    """CPU seconds used so far (user + system) by the servers under test (their process
-    groups), PostgreSQL and Redis, read from ``/proc`` (Linux; empty elsewhere). The load client
-    is counted apart (``resource.RUSAGE_CHILDREN``, it is a child that exits)."""
-    totals = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+def cpu_seconds(server_groups: set[int]) -> dict[int, tuple[str, float]]:
+    """Per process of the servers under test (their process groups), PostgreSQL and Redis: its
+    component and the CPU seconds (user + system) it used so far, read from ``/proc`` (Linux;
+    empty elsewhere). The load client is counted apart (``resource.RUSAGE_CHILDREN``: it is a
+    child that exits)."""
+    found = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if not entry.isdigit():
@@ -210,14 +211,16 @@ def cpu_seconds(server_groups: set[int]) -> dict[str, float]:
             continue
         command = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        group, used = int(fields[2]), (int(fields[11]) + int(fields[12])) / tick
+        # utime + stime, and cutime + cstime: an ended PostgreSQL backend's CPU moves to the
+        # postmaster's children time (a pooled connection is closed after CONN_MAX_AGE).
+        group, used = int(fields[2]), sum(int(value) for value in fields[11:15]) / tick
         if group in server_groups:
-            totals["web"] += used
+            found[int(entry)] = ("web", used)
         elif command == "postgres":
-            totals["postgres"] += used
+            found[int(entry)] = ("postgres", used)
         elif command.startswith("redis-server"):
-            totals["redis"] += used
-    return totals
+            found[int(entry)] = ("redis", used)
+    return found
 
 
 def run_load(spec: dict) -> dict:
@@ -328,10 +331,13 @@ def cpu_per_request(
     before: dict, client_before, elapsed: float, rps: float, server_groups: set[int]
 ) -> dict:
     """Milliseconds of CPU per request, per component, over the whole load run (warm-up
-    included: the rate is the same): where the 2 cores go."""
+    included: the rate is about the same): where the 2 cores go."""
     after = cpu_seconds(server_groups)
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = {name: after[name] - before[name] for name in after}
+    # Per process; one that started during the run counts whole.
+    used = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid, (name, seconds) in after.items():
+        used[name] += seconds - before.get(pid, (name, 0.0))[1]
     used["client"] = (client_after.ru_utime + client_after.ru_stime) - (
         client_before.ru_utime + client_before.ru_stime
     )
