@@ -6,6 +6,10 @@ no ``SET`` when ``set_tenant`` is called again for the path the session already 
 tenant middleware does on every request.
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -307,3 +311,21 @@ def test_prepared_cursor_queries_are_counted_and_plain_cursors_stay_client_bound
         assert type(cursor.cursor).__name__ == "Cursor"  # Django's client-binding cursor
     with connection.prepared_cursor() as cursor:
         assert type(cursor.cursor).__name__ == "ServerBindingCursor"
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "5"), ("2", "2"), ("off", "None")])
+def test_prepare_threshold_setting(value, expected):
+    """``DATABASE_PREPARE_THRESHOLD`` reaches psycopg (read at settings import: a fresh
+    interpreter per value)."""
+    env = {key: val for key, val in os.environ.items() if key != "DATABASE_PREPARE_THRESHOLD"}
+    if value is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = value
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == expected
