@@ -92,17 +92,25 @@ def catalog_cache_store(*, page: CachedPage, body: bytes) -> None:
         cache.set(page.key, (page.version, body), timeout=CATALOG_CACHE_TTL_SECONDS)
 
 
-def _bump(schema_name: str) -> None:
+def catalog_cache_bump(schema_name: str, *, pipeline=None) -> None:
+    """Replace the organization's catalog version now: every page cached under the old one
+    stops matching. ``pipeline``: a pipeline on the cache's Redis connection to queue the
+    ``SET`` on (``tasks.events`` sends it with the events of the same commit) instead of
+    sending it alone."""
     # A new random version (not INCR): it works whether or not the key exists (Redis restarted,
     # key evicted) and two concurrent bumps can never land back on an old version.
     # Usually the commit ran in the same schema (the request's): switching costs a round trip.
     same = connection.schema_name == schema_name
     with nullcontext() if same else schema_context(schema_name):
-        cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = uuid.uuid4().hex
+        if pipeline is None:
+            cache.set(_VERSION_KEY, version, timeout=None)
+        else:
+            pipeline.set(cache.make_key(_VERSION_KEY), cache.client.encode(version))
 
 
 def catalog_cache_invalidate() -> None:
     """Make every cached catalog page of the current organization stale once the current
     transaction commits (at once outside a transaction; never if it rolls back)."""
     schema_name = connection.schema_name
-    transaction.on_commit(lambda: _bump(schema_name))
+    transaction.on_commit(lambda: catalog_cache_bump(schema_name))

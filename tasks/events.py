@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import redis
 from channels.layers import get_channel_layer
@@ -19,6 +20,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
+from django_redis import get_redis_connection
+
+from agents.cache import catalog_cache_bump
 
 from .models import TaskEvent
 
@@ -76,32 +80,54 @@ def event_emit(
     return event
 
 
-def events_publish_on_commit(events: list[TaskEvent]) -> None:
+def events_publish_on_commit(events: list[TaskEvent], *, catalog_changed: bool = False) -> None:
     """Publish events already written in the current transaction, in order, once it commits
-    (at once in autocommit mode, where the statement that wrote them has committed)."""
-    if not events:
+    (at once in autocommit mode, where the statement that wrote them has committed).
+
+    ``catalog_changed``: the same change altered the catalog (a stock): its cached pages go
+    stale in the same Redis round trip as the events (``events_publish``), instead of a
+    ``catalog_cache_invalidate`` of their own.
+    """
+    if not events and not catalog_changed:
         return
     schema_name = connection.schema_name
     messages = [event_to_message(event) for event in events]
 
-    transaction.on_commit(lambda: events_publish(schema_name=schema_name, messages=messages))
+    transaction.on_commit(
+        lambda: events_publish(
+            schema_name=schema_name, messages=messages, catalog_changed=catalog_changed
+        )
+    )
 
 
-_publisher: tuple[int, redis.Redis] | None = None
+_publisher: tuple[tuple[int, str], redis.Redis] | None = None  # per process and address
 
 
-def _publisher_client() -> redis.Redis:
-    """A plain (sync) Redis client on the channel layer's server, one per process."""
+def _server(url: str) -> tuple:
+    # What makes two Redis URLs the same server: pub/sub ignores the database number.
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port or 6379, parts.username, parts.password
+
+
+def _publisher_client() -> tuple[redis.Redis, bool]:
+    """A plain (sync) Redis client on the channel layer's server, and whether it is the cache's
+    connection (the layer and the cache on one server, the usual case: the catalog version can
+    then go in the same pipeline as the events)."""
     global _publisher
-    if _publisher is None or _publisher[0] != os.getpid():
-        hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
-        if len(hosts) != 1:
-            # Several shards would need the layer's consistent hashing of the group name.
-            raise ImproperlyConfigured("tasks.events publishes to exactly one channel layer host")
-        (host,) = hosts
+    hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    if len(hosts) != 1:
+        # Several shards would need the layer's consistent hashing of the group name.
+        raise ImproperlyConfigured("tasks.events publishes to exactly one channel layer host")
+    (host,) = hosts
+    if _server(host["address"]) == _server(settings.CACHES["default"]["LOCATION"]):
+        return get_redis_connection("default"), True
+    if _publisher is None or _publisher[0] != (os.getpid(), host["address"]):
         options = {key: value for key, value in host.items() if key != "address"}
-        _publisher = (os.getpid(), redis.Redis.from_url(host["address"], **options))
-    return _publisher[1]
+        _publisher = (
+            (os.getpid(), host["address"]),
+            redis.Redis.from_url(host["address"], **options),
+        )
+    return _publisher[1], False
 
 
 def _group_channel(group: str) -> str:
@@ -111,22 +137,35 @@ def _group_channel(group: str) -> str:
     return f"{prefix}__group__{group}"
 
 
-def events_publish(*, schema_name: str, messages: list[dict]) -> None:
-    """Fan events out to the organization's connected screens (any process, any host).
+def events_publish(
+    *, schema_name: str, messages: list[dict], catalog_changed: bool = False
+) -> None:
+    """Fan events out to the organization's connected screens (any process, any host), and
+    with ``catalog_changed`` replace the organization's catalog version first (a screen told of
+    the change then reads the new catalog).
 
     This is what the channel layer's ``group_send`` does (one ``PUBLISH`` per message, with the
     layer's own serializer), done with a sync client in one pipelined round trip: it runs after
     every commit of every change, in WSGI threads and Celery workers, where driving the async
-    layer means an event loop per thread and a round trip per message.
+    layer means an event loop per thread and a round trip per message. The catalog version goes
+    in the same pipeline when the cache is on the layer's server; a separate ``SET`` otherwise.
     """
     layer = get_channel_layer()
-    if layer is None or not messages:
+    if layer is None:
+        messages = []
+    if not messages and not catalog_changed:
         return
     channel = _group_channel(events_group_name(schema_name))
     try:
-        pipe = _publisher_client().pipeline(transaction=False)
+        client, shares_cache = _publisher_client()
+        if catalog_changed and not shares_cache:
+            catalog_cache_bump(schema_name)
+        pipe = client.pipeline(transaction=False)
+        if catalog_changed and shares_cache:
+            catalog_cache_bump(schema_name, pipeline=pipe)
         for message in messages:
             pipe.publish(channel, layer.serialize({"type": "event.message", "event": message}))
         pipe.execute()
     except Exception:
-        logger.exception("event publish failed", extra={"seq": messages[0].get("seq")})
+        seq = messages[0].get("seq") if messages else None
+        logger.exception("event publish failed", extra={"seq": seq})

@@ -27,7 +27,6 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agents.cache import catalog_cache_invalidate
 from agents.choices import StockReason
 from agents.models import StockMovement
 from agents.selectors import agents_orderable
@@ -256,9 +255,8 @@ def task_create(
             at=now,
         )
     )
-    if take:
-        catalog_cache_invalidate()
-    events_publish_on_commit(events)
+    # The stock taken makes the cached catalog stale: in the events' round trip.
+    events_publish_on_commit(events, catalog_changed=bool(take))
     return task
 
 

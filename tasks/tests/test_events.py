@@ -1,10 +1,18 @@
 """Events are written in the change's transaction and published only after it commits."""
 
 import asyncio
+import copy
+import re
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.test import override_settings
+from django_redis import get_redis_connection
 
 from tasks.events import events_group_name
 from tasks.models import Task, TaskEvent
@@ -96,3 +104,73 @@ def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(co
             await layer.group_discard(group, channel)
 
     async_to_sync(scenario)()
+
+
+# --- the catalog version goes with the events ------------------------------------------------
+
+
+def _redis_commands(block) -> list[dict]:
+    """Every command Redis received while ``block()`` ran (MONITOR: every database, every
+    connection), without MONITOR's own."""
+    redis = get_redis_connection("default")
+    with redis.monitor() as monitor:
+        block()
+        marker = f"end-of-block-{uuid.uuid4().hex}"
+        redis.echo(marker)
+        seen = []
+        while marker not in (command := monitor.next_command())["command"]:
+            seen.append(command)
+    return seen
+
+
+def _create_and_watch(committed_org) -> tuple[list[dict], str, str]:
+    committed_org.activate()
+    catalog = catalog_make()
+    items = [{"agent_id": catalog.duck.id, "quantity": 1, "notes": ""}]  # duck has a stock
+    version_key = cache.make_key("catalog:version")
+    cache.set("catalog:version", "before", timeout=None)
+    seen = _redis_commands(lambda: task_create(user=committed_org.users["staff"], items=items))
+    relevant = [
+        c
+        for c in seen
+        if c["command"].startswith(f"SET {version_key}") or c["command"].startswith("PUBLISH")
+    ]
+    return relevant, version_key, cache.get("catalog:version")
+
+
+def test_create_sends_catalog_version_and_events_in_one_pipeline(committed_org):
+    """The cache and the channel layer on one server (databases differ; pub/sub ignores them):
+    the version SET and the PUBLISH go down the same connection, the SET first."""
+    relevant, version_key, version = _create_and_watch(committed_org)
+    channel = f"cc__group__events.{committed_org.schema}"
+    assert [c["command"].split()[0] for c in relevant] == ["SET", "PUBLISH"], relevant
+    assert relevant[0]["command"].startswith(f"SET {version_key}")
+    assert relevant[1]["command"].startswith(f"PUBLISH {channel}")
+    assert len({(c["client_address"], c["client_port"]) for c in relevant}) == 1, relevant
+    # A new version, readable by the cache (same encoding as cache.set).
+    assert re.fullmatch(r"[0-9a-f]{32}", version), version
+
+
+def test_create_bumps_the_catalog_apart_when_the_layer_is_elsewhere(committed_org):
+    """Another server for the channel layer (here the same one under another name): the
+    version is set through the cache's connection, the events through the publisher's."""
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    host = layers["default"]["CONFIG"]["hosts"][0]
+    parts = urlsplit(host["address"])
+    host["address"] = urlunsplit(parts._replace(netloc=f"localhost:{parts.port or 6379}"))
+    with override_settings(CHANNEL_LAYERS=layers):
+        relevant, _key, version = _create_and_watch(committed_org)
+    assert [c["command"].split()[0] for c in relevant] == ["SET", "PUBLISH"], relevant
+    assert len({(c["client_address"], c["client_port"]) for c in relevant}) == 2, relevant
+    # A new version, readable by the cache (same encoding as cache.set).
+    assert re.fullmatch(r"[0-9a-f]{32}", version), version
+
+
+def test_create_without_stock_leaves_the_catalog_version_alone(committed_org):
+    committed_org.activate()
+    catalog = catalog_make()
+    cache.set("catalog:version", "before", timeout=None)
+    items = [{"agent_id": catalog.tea.id, "quantity": 1, "notes": ""}]
+    assert catalog.tea.stock is None
+    task_create(user=committed_org.users["staff"], items=items)
+    assert cache.get("catalog:version") == "before"
