@@ -103,10 +103,22 @@ def events_publish_on_commit(events: list[TaskEvent], *, catalog_changed: bool =
 _publisher: tuple[tuple[int, str], redis.Redis] | None = None  # per process and address
 
 
-def _server(url: str) -> tuple:
-    # What makes two Redis URLs the same server: pub/sub ignores the database number.
+def _server(url) -> tuple | None:
+    # What makes two Redis URLs the same server: pub/sub ignores the database number (the path
+    # of a redis:// URL; a unix:// URL's path is the socket). None: not one URL (a list of
+    # replicas, say), never taken for the same server.
+    if not isinstance(url, str):
+        return None
     parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port or 6379, parts.username, parts.password
+    socket_path = parts.path if parts.scheme == "unix" else ""
+    return (
+        parts.scheme,
+        parts.hostname,
+        parts.port or 6379,
+        parts.username,
+        parts.password,
+        socket_path,
+    )
 
 
 def _publisher_client() -> tuple[redis.Redis, bool]:
@@ -119,7 +131,8 @@ def _publisher_client() -> tuple[redis.Redis, bool]:
         # Several shards would need the layer's consistent hashing of the group name.
         raise ImproperlyConfigured("tasks.events publishes to exactly one channel layer host")
     (host,) = hosts
-    if _server(host["address"]) == _server(settings.CACHES["default"]["LOCATION"]):
+    server = _server(host["address"])
+    if server is not None and server == _server(settings.CACHES["default"]["LOCATION"]):
         return get_redis_connection("default"), True
     if _publisher is None or _publisher[0] != (os.getpid(), host["address"]):
         options = {key: value for key, value in host.items() if key != "address"}

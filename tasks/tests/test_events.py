@@ -14,7 +14,7 @@ from django.db import transaction
 from django.test import override_settings
 from django_redis import get_redis_connection
 
-from tasks.events import events_group_name
+from tasks.events import _server, events_group_name
 from tasks.models import Task, TaskEvent
 from tasks.services import task_advance, task_create
 
@@ -174,3 +174,12 @@ def test_create_without_stock_leaves_the_catalog_version_alone(committed_org):
     assert catalog.tea.stock is None
     task_create(user=committed_org.users["staff"], items=items)
     assert cache.get("catalog:version") == "before"
+
+
+def test_same_redis_server_ignores_the_database_only():
+    assert _server("redis://127.0.0.1:6379/0") == _server("redis://127.0.0.1:6379/2")
+    assert _server("redis://127.0.0.1/0") == _server("redis://127.0.0.1:6379/5")
+    assert _server("redis://127.0.0.1:6379/0") != _server("redis://127.0.0.1:6380/0")
+    assert _server("redis://:a@127.0.0.1:6379/0") != _server("redis://:b@127.0.0.1:6379/0")
+    assert _server("unix:///run/a.sock?db=0") != _server("unix:///run/b.sock?db=0")
+    assert _server(["redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1"]) is None
