@@ -24,7 +24,7 @@ def access_token_revoke(*, jti: str, seconds_left: int) -> None:
     if seconds_left > 0:
         # Redis down: the token still expires within the (short) access lifetime.
         with contextlib.suppress(Exception):
-            _raw_cache().set(_REVOKED_ACCESS_KEY.format(jti=jti), 1, ex=seconds_left)
+            _raw_cache().set(revoked_access_key(jti), 1, ex=seconds_left)
 
 
 def revoked_access_key(jti: str) -> str:
@@ -34,6 +34,6 @@ def revoked_access_key(jti: str) -> str:
 
 def access_token_is_revoked(jti: str) -> bool:
     try:
-        return bool(_raw_cache().exists(_REVOKED_ACCESS_KEY.format(jti=jti)))
+        return bool(_raw_cache().exists(revoked_access_key(jti)))
     except Exception:
         return False
