@@ -49,6 +49,10 @@ BENCH_HOST = "bench.localhost"
 AGENTS = 40
 CATEGORIES = 4
 USERS = 16
+# Defaults shared with bench/inprocess.py.
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+LIFTED_USER_RATE = "100000000/min"  # the per-user throttle still runs, and never triggers
 
 SCENARIOS = {
     "floor": {"method": "GET", "path": "/bench/floor/", "auth": False, "expect": 200},
@@ -68,7 +72,14 @@ SCENARIOS = {
 # --- orchestration (no Django in this process) -----------------------------------------------
 
 
+def manager_email(index: int) -> str:
+    """The bench organization's ``index``-th manager account."""
+    return f"manager{index}@bench.test"
+
+
 def bench_env(args) -> dict:
+    """The environment of the servers under test (``args``: database_url, redis_url,
+    user_rate); ``bench/inprocess.py`` runs requests under it too."""
     return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -426,15 +437,10 @@ def main() -> int:
         default=16,
         help="organizations for task_create_spread (one per connection at 16)",
     )
+    parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_bench"),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-    )
-    parser.add_argument(
-        "--user-rate", default="100000000/min", help="THROTTLE_USER_RATE for the server"
+        "--user-rate", default=LIFTED_USER_RATE, help="THROTTLE_USER_RATE for the server"
     )
     parser.add_argument(
         "--org-rpm",
@@ -529,9 +535,9 @@ def prepare(org_rpm: int, spread_orgs: int) -> None:
 
     users = []
     for i in range(USERS):
-        user = User.objects.filter(email=f"manager{i}@bench.test").first()
+        user = User.objects.filter(email=manager_email(i)).first()
         if user is None:
-            user = User.objects.create_user(email=f"manager{i}@bench.test", password="bench-123")
+            user = User.objects.create_user(email=manager_email(i), password="bench-123")
         users.append(user)
     org, agent_ids = _prepare_org(BENCH_SLUG, BENCH_HOST, org_rpm, users)
     tokens = [

@@ -28,29 +28,20 @@ import random
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.http_bench import (  # noqa: E402  (no Django)
+    BENCH_SLUG,
+    DATABASE_URL,
+    LIFTED_USER_RATE,
+    REDIS_URL,
+    bench_env,
+    manager_email,
+)
 
 SCENARIOS = ("floor", "catalog", "create")
-
-
-def configure(database_url: str, redis_url: str) -> None:
-    # The environment http_bench.py gives its servers (bench_env), minus the server itself.
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-            "DJANGO_ALLOWED_HOSTS": ".localhost,localhost",
-            "BENCH_FLOOR_ENABLED": "1",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "JWT_ACCESS_MINUTES": "240",
-            "THROTTLE_USER_RATE": "100000000/min",
-            "SENTRY_DSN": "",
-        }
-    )
 
 
 class Client:
@@ -113,8 +104,8 @@ def prepared_client() -> Client:
     from agents.models import Agent
     from organizations.models import Organization
 
-    org = Organization.objects.filter(slug="bench").first()
-    user = User.objects.filter(email="manager0@bench.test").first()
+    org = Organization.objects.filter(slug=BENCH_SLUG).first()
+    user = User.objects.filter(email=manager_email(0)).first()
     if org is None or user is None:
         sys.exit("No bench organization here: run bench/http_bench.py once (it prepares it).")
     token = str(tokens_for_membership(user=user, organization=org).access_token)
@@ -130,19 +121,18 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="requests per round")
     parser.add_argument("--repeat", type=int, default=5, help="rounds (the best one counts)")
     parser.add_argument("--profile", action="store_true", help="cProfile one round instead")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_bench"),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-    )
+    parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}: choose from {SCENARIOS}")
     args.scenarios = args.scenarios or list(SCENARIOS)
-    configure(args.database_url, args.redis_url)
+    # The environment http_bench.py gives its servers, with the same lifted rate limit.
+    server = SimpleNamespace(
+        database_url=args.database_url, redis_url=args.redis_url, user_rate=LIFTED_USER_RATE
+    )
+    os.environ.update(bench_env(server))
     import django
 
     django.setup()
