@@ -24,7 +24,7 @@ from organizations.business_day import business_date, org_zone
 
 from .choices import TaskStatus
 from .models import Task, TaskItem
-from .services import CENT, task_number
+from .services import task_item_snapshot, task_number
 
 # (category, sort order, [(agent, price CNY, stock or None, low-stock threshold)])
 DEMO_CATALOG = [
@@ -167,15 +167,7 @@ def _day_tasks(
         for agent in rng.choices(agents, weights=weights, k=rng.randint(1, 5)):
             quantity = rng.choice((1, 1, 1, 2, 2, 3)) if agent.unit_price < 10 else 1
             items.append(
-                TaskItem(
-                    agent_id=agent.id,
-                    agent_name=agent.name,
-                    category_id_snapshot=agent.category_id,
-                    category_name=agent.category.name,
-                    unit_price=agent.unit_price,
-                    quantity=quantity,
-                    line_total=(agent.unit_price * quantity).quantize(CENT),
-                )
+                task_item_snapshot(agent, category_name=agent.category.name, quantity=quantity)
             )
         subtotal = sum((item.line_total for item in items), Decimal("0.00"))
         discount = Decimal("0.00")

@@ -69,6 +69,23 @@ def task_number(day, sequence: int) -> str:
     return f"{day:%Y%m%d}{sequence:03d}"
 
 
+def task_item_snapshot(agent, *, category_name: str, quantity: int, notes: str = "") -> TaskItem:
+    """An unsaved item of ``quantity`` x ``agent`` as an order records it: the agent's name,
+    category and unit price as they are now (later catalog edits leave the task alone), and its
+    line total rounded to the cent. ``agent``: a model ``Agent`` or an ``OrderableAgent``."""
+    unit_price = agent.unit_price.quantize(CENT)
+    return TaskItem(
+        agent_id=agent.id,
+        agent_name=agent.name,
+        category_id_snapshot=agent.category_id,
+        category_name=category_name,
+        unit_price=unit_price,
+        quantity=quantity,
+        line_total=(unit_price * quantity).quantize(CENT),
+        notes=notes,
+    )
+
+
 def task_serialize(task: Task, items: list[TaskItem] | None = None) -> dict:
     """The task as a plain JSON-able dict (API body and event ``data``)."""
     return task_representation(task, items)
@@ -165,22 +182,15 @@ def task_create(
         raise AgentUnavailable(
             details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
         )
-    lines = []
-    for line in items:
-        agent = agents[line["agent_id"]]
-        unit_price = agent.unit_price.quantize(CENT)
-        lines.append(
-            TaskItem(
-                agent_id=agent.id,
-                agent_name=agent.name,
-                category_id_snapshot=agent.category_id,
-                category_name=agent.category_name,
-                unit_price=unit_price,
-                quantity=line["quantity"],
-                line_total=(unit_price * line["quantity"]).quantize(CENT),
-                notes=line.get("notes", ""),
-            )
+    lines = [
+        task_item_snapshot(
+            agents[line["agent_id"]],
+            category_name=agents[line["agent_id"]].category_name,
+            quantity=line["quantity"],
+            notes=line.get("notes", ""),
         )
+        for line in items
+    ]
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
     if discount > subtotal:
         raise field_error(

@@ -15,11 +15,9 @@ from django.utils import timezone
 from agents.models import Agent, StockMovement
 from organizations.business_day import business_date
 from tasks.models import DailySequence, EventCounter, Task, TaskEvent, TaskItem
-from tasks.services import _create_write, task_create, task_serialize
+from tasks.services import _create_write, task_create, task_item_snapshot, task_serialize
 
 from .conftest import agent_make, counts, ledger_ok
-
-CENT = Decimal("0.01")
 
 
 def build_call(lines, *, user=None, now=None, discount="0.00", notes="", take=None):
@@ -29,17 +27,9 @@ def build_call(lines, *, user=None, now=None, discount="0.00", notes="", take=No
     items = []
     quantities = defaultdict(int)
     for agent, quantity, line_notes in lines:
-        unit_price = agent.unit_price.quantize(CENT)
         items.append(
-            TaskItem(
-                agent_id=agent.id,
-                agent_name=agent.name,
-                category_id_snapshot=agent.category_id,
-                category_name=agent.category.name,
-                unit_price=unit_price,
-                quantity=quantity,
-                line_total=(unit_price * quantity).quantize(CENT),
-                notes=line_notes,
+            task_item_snapshot(
+                agent, category_name=agent.category.name, quantity=quantity, notes=line_notes
             )
         )
         if agent.stock is not None:
