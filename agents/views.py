@@ -51,7 +51,9 @@ class CachedListMixin(mixins.ListModelMixin):
         # Once per request: the rate limiter reads it ahead, list() looks it up.
         request = self.request
         return catalog_cache_entry(
-            resource=self.cache_resource, host=request.get_host(), params=request.query_params
+            resource=self.cache_resource,
+            host=request.get_host(),
+            query_string=request.META.get("QUERY_STRING", ""),
         )
 
     def redis_read_ahead(self, request) -> list[str]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import urlencode
 from django_redis import get_redis_connection
@@ -88,8 +87,9 @@ def assert_one_round_trip(traffic: Traffic, keys: list[str]) -> None:
 def page_keys(org, url: str) -> list[str]:
     """The keys the list view reads ahead for ``url`` on ``org``'s host."""
     org.activate()
-    query = QueryDict(url.partition("?")[2])
-    entry = catalog_cache_entry(resource=_resource(url), host=org.host, params=query)
+    entry = catalog_cache_entry(
+        resource=_resource(url), host=org.host, query_string=url.partition("?")[2]
+    )
     return list(entry.redis_keys)
 
 
@@ -243,3 +243,20 @@ def test_one_organization_never_gets_the_other_ones_page(
     with redis_traffic() as hit:
         assert _get(staff, url).content == acme_page.content
     assert_one_round_trip(hit, acme_keys)
+
+
+def test_the_per_process_entry_memo_keeps_organizations_apart(acme, globex):
+    """Entries are memoized per process: the same host and query string computed under two
+    schemas (never seen in practice: hosts differ) still give each schema its own keys."""
+    entries = {}
+    for org in (acme, globex, acme):
+        org.activate()
+        entries.setdefault(org.schema, []).append(
+            catalog_cache_entry(resource="agents", host="same.example", query_string="page=2")
+        )
+    first_acme, second_acme = entries[acme.schema]
+    (globex_entry,) = entries[globex.schema]
+    assert second_acme is first_acme  # memoized
+    assert globex_entry.key == first_acme.key  # the page's own key: host and parameters
+    assert all(key.startswith(f"{acme.schema}:") for key in first_acme.redis_keys)
+    assert all(key.startswith(f"{globex.schema}:") for key in globex_entry.redis_keys)
