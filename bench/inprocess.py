@@ -137,6 +137,9 @@ def main() -> int:
 
     django.setup()
     client = prepared_client()
+    from core.gc_tuning import gc_tune_for_serving
+
+    gc_tune_for_serving()  # as config.asgi and config.wsgi do once the application is loaded
     for scenario in args.scenarios:
         for _ in range(30):
             client.request(scenario)

@@ -24,6 +24,7 @@ from django.contrib.staticfiles.handlers import (  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
+from core.gc_tuning import gc_tune_for_serving  # noqa: E402
 
 HTTP_MODE = os.environ.get("ASGI_HTTP", "wsgi")
 HTTP_THREADS = int(os.environ.get("ASGI_HTTP_THREADS", "8"))
@@ -38,3 +39,5 @@ def _http_application():
 
 
 application = ProtocolTypeRouter({"http": _http_application(), "websocket": websocket_application})
+
+gc_tune_for_serving()

@@ -290,6 +290,9 @@ WS_RECHECK_SECONDS = env.int("WS_RECHECK_SECONDS", default=15)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 # Per-process cache of host -> organization and user -> membership (core.local_cache).
 LOCAL_CACHE_SECONDS = env.int("LOCAL_CACHE_SECONDS", default=5)
+# Young-generation threshold of the garbage collector in web server processes, which also
+# freeze what the loaded application keeps alive (core.gc_tuning); 0 keeps Python's defaults.
+GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=10_000)
 
 # Beat schedules created by `manage.py platform_setup` when missing (then editable in the admin).
 PERIODIC_TASKS: dict[str, dict] = {
