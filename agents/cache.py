@@ -60,8 +60,9 @@ def catalog_cache_entry(*, resource: str, host: str, query_string: str) -> Catal
     return _catalog_cache_entry(connection.schema_name, resource, host, query_string)
 
 
-# Every cached read computes the same few entries (a hash and two schema-prefixed keys: 5% of
-# a hit's CPU), so they are kept per process. Bounded: odd query strings only evict each other.
+# Every cached read computes the same few entries (a hash and two schema-prefixed keys: 2% of
+# a hit's instructions), so they are kept per process. Bounded: odd query strings only evict
+# each other.
 @lru_cache(maxsize=1024)
 def _catalog_cache_entry(
     schema_name: str, resource: str, host: str, query_string: str

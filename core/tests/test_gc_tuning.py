@@ -15,9 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def gc_state():
-    threshold = gc.get_threshold()
+    # Importing config.asgi (the displays tests do) tunes this test process too: each test
+    # starts unfrozen and leaves the collector as it found it.
+    threshold, was_frozen = gc.get_threshold(), gc.get_freeze_count() > 0
+    gc.unfreeze()
     yield
     gc.unfreeze()
+    if was_frozen:
+        gc.freeze()
     gc.set_threshold(*threshold)
 
 
