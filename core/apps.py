@@ -6,4 +6,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform plumbing"
 
     def ready(self):
-        from . import schema_extensions, signals  # noqa: F401 - OpenAPI scheme, cache clearing
+        # OpenAPI scheme, cache clearing, per-organization CORS origins (signal receivers).
+        from . import cors, schema_extensions, signals  # noqa: F401

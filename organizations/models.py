@@ -38,6 +38,9 @@ class Organization(TenantMixin):
     card_amber_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_AMBER_MINUTES)
     card_red_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_RED_MINUTES)
     report_time = models.TimeField(default=constants.DEFAULT_REPORT_TIME)
+    # Browser origins (``https://host[:port]``) allowed to call this organization's API
+    # (core.cors); empty: same-origin only.
+    cors_allowed_origins = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -23,6 +23,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "card_amber_minutes",
             "card_red_minutes",
             "report_time",
+            "cors_allowed_origins",
         ]
         read_only_fields = fields
 
@@ -37,3 +38,7 @@ class OrganizationUpdateSerializer(StrictSerializer):
     card_amber_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     card_red_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     report_time = serializers.TimeField(required=False)
+    # Checked in organization_validate_settings (one message per refused origin).
+    cors_allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=300, trim_whitespace=False), required=False
+    )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.models import Membership, User
+from core.cors import cors_origins_problems
 from core.exceptions import ApplicationError, ConflictError
 
 from . import constants
@@ -32,9 +33,17 @@ def schema_name_for_slug(slug: str) -> str:
 
 
 def organization_validate_settings(
-    *, timezone: str | None = None, peak_windows: list | None = None, currency: str | None = None
+    *,
+    timezone: str | None = None,
+    peak_windows: list | None = None,
+    currency: str | None = None,
+    cors_allowed_origins: list | None = None,
 ) -> None:
     errors = {}
+    if cors_allowed_origins is not None and (
+        problems := cors_origins_problems(cors_allowed_origins)
+    ):
+        errors["cors_allowed_origins"] = problems
     if timezone is not None and timezone not in available_timezones():
         errors["timezone"] = [_("Unknown timezone. Use an IANA name such as Asia/Shanghai.")]
     if peak_windows is not None:
@@ -121,6 +130,7 @@ def organization_update(*, organization: Organization, **fields) -> Organization
         timezone=fields.get("timezone"),
         peak_windows=fields.get("peak_windows"),
         currency=fields.get("currency"),
+        cors_allowed_origins=fields.get("cors_allowed_origins"),
     )
     for key, value in fields.items():
         setattr(organization, key, value)

@@ -33,6 +33,8 @@ SHARED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "django_celery_beat",
     "django_prometheus",
     "channels",
@@ -67,6 +69,8 @@ TENANT_DOMAIN_SUFFIX = env("TENANT_DOMAIN_SUFFIX", default="localhost")
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestContextMiddleware",
+    # Before the tenant middleware, so its own answers (suspended: 403) carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "organizations.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -209,6 +213,26 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
+
+# --- CORS (core.cors) ------------------------------------------------------------------------
+# Allowed origins are per organization (Organization.cors_allowed_origins), decided by the
+# ``check_request_enabled`` signal: the process-wide lists stay empty and the URL regex matches
+# nothing, so no request is ever answered with ``*`` or for an origin its organization did not
+# list. No credentials: the API authenticates with a bearer token, never a cookie.
+CORS_URLS_REGEX = r"(?!)"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_ALL_ORIGINS = False
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "accept-language",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Disposition"]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
