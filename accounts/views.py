@@ -14,7 +14,6 @@ from core.api import TenantViewSet
 from core.throttling import AnonRateThrottle
 
 from . import services
-from .choices import Role
 from .selectors import membership_get_active, membership_list
 from .serializers import (
     LoginInputSerializer,
@@ -85,8 +84,6 @@ class RefreshView(PublicAuthView):
 
 
 class LogoutView(APIView):
-    required_roles = {"post": Role.STAFF}
-
     @extend_schema(request=RefreshInputSerializer, responses={204: None})
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
@@ -105,7 +102,6 @@ class MemberViewSet(mixins.ListModelMixin, TenantViewSet):
     """Owner-only member management for the current organization."""
 
     serializer_class = MembershipSerializer
-    required_roles = {"read": Role.OWNER, "write": Role.OWNER}
     filterset_fields = ["role"]
     ordering_fields = ["created_at", "role"]
     ordering = ["created_at"]

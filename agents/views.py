@@ -10,7 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from accounts.choices import Role
 from core.api import TenantViewSet
 
 from . import services
@@ -141,11 +140,6 @@ class AgentViewSet(CachedListMixin, TenantViewSet):
     ordering = ["category__sort_order", "name"]
     http_method_names = _HTTP_METHODS
     cache_resource = "agents"
-    required_roles = {
-        "stock_movements": Role.STAFF,
-        "stock_adjustments": Role.MANAGER,
-        "reconciliation": Role.MANAGER,
-    }
 
     def get_queryset(self):
         return agent_list()

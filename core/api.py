@@ -11,9 +11,8 @@ from .permissions import RolePermission
 
 
 class TenantViewSetMixin:
+    # Who may take which action is core.policy.POLICY, keyed by the router's basename + action.
     permission_classes = [RolePermission]
-    # action -> minimum role (accounts.choices.Role); "read"/"write" set the defaults.
-    required_roles: dict[str, str] = {}
 
 
 class TenantViewSet(TenantViewSetMixin, viewsets.GenericViewSet):

@@ -1,8 +1,10 @@
 """``Authorization: Screen <token>``: a display screen authenticates for a WebSocket ticket.
 
-A screen is not a user. It is represented by a ``ScreenPrincipal`` carrying a membership-like
-role of ``staff`` for this organization, so the one role check (core.permissions.RolePermission)
-applies to it unchanged. Only views that list this class accept screen tokens.
+A screen is not a user and has no member role. It is represented by a ``ScreenPrincipal``
+whose membership-like role is ``core.policy.SCREEN``: the one role check
+(core.permissions.RolePermission) lets it take only the actions the policy table opens to screens
+(``screen=True``), whatever a view's authentication accepts. Only views that list this class
+accept screen tokens.
 """
 
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from accounts.choices import Role
+from core.policy import SCREEN
 
 from .constants import SCREEN_AUTH_KEYWORD
 from .models import Screen
@@ -36,7 +38,7 @@ class ScreenPrincipal:
     def __init__(self, screen: Screen):
         self.screen = screen
         self.pk = self.id = f"screen-{screen.pk}"  # throttle identity, never a user id
-        self.membership = ScreenMembership(role=Role.STAFF, organization_id=connection.tenant.pk)
+        self.membership = ScreenMembership(role=SCREEN, organization_id=connection.tenant.pk)
 
     def __str__(self) -> str:
         return f"screen {self.screen.name}"

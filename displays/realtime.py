@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import Role, role_at_least
 from accounts.selectors import membership_get_active
+from core import policy
 from core.exceptions import ApplicationError
 from organizations.models import Organization
 from tasks import services as task_services
@@ -21,6 +21,8 @@ from .services import screen_touch
 from .tickets import TicketPrincipal, ticket_consume
 
 logger = logging.getLogger(__name__)
+
+_DENIED = _("Your role in this organization does not allow this action.")
 
 
 @dataclass
@@ -46,6 +48,8 @@ def session_open(*, ticket: str) -> Session:
             "INVALID_TICKET", _("Unknown, expired or already used ticket. Ask for a new one.")
         )
     if principal.kind == PrincipalKind.SCREEN:
+        if not policy.permits(policy.WS, "connect", role=policy.SCREEN):
+            raise SessionRefused("PERMISSION_DENIED", _DENIED)
         screen = Screen.objects.filter(pk=principal.id, is_active=True).first()
         if screen is None:
             raise SessionRefused("SCREEN_REVOKED", _("This screen has been revoked."))
@@ -54,11 +58,13 @@ def session_open(*, ticket: str) -> Session:
             kind=principal.kind, principal_id=screen.pk, name=screen.name, station=screen.station
         )
     membership = membership_get_active(user_id=principal.id, organization_id=connection.tenant.pk)
-    if membership is None or not role_at_least(membership.role, Role.STAFF):
+    if membership is None:
         raise SessionRefused(
             "MEMBERSHIP_REVOKED",
             _("The user is inactive or no longer a member of this organization."),
         )
+    if not policy.permits(policy.WS, "connect", role=membership.role):
+        raise SessionRefused("PERMISSION_DENIED", _DENIED)
     return Session(kind=principal.kind, principal_id=principal.id, name=membership.user.email)
 
 
@@ -94,28 +100,28 @@ def snapshot_build(*, station: list[int]) -> dict:
 
 
 def action_run(*, session: Session, action: str, payload: dict) -> dict:
-    """``bump`` / ``item_done`` with the same rules as REST: screens act as staff, a user with
-    the role they have now (not when the ticket was issued)."""
-    user = None
+    """``bump`` / ``item_done``, allowed by the same table as REST (``core.policy``, keys
+    ``("ws", action)``): a screen as a screen, a user with the role they have now (not when the
+    ticket was issued). An action the table does not name is refused."""
+    user, role = None, policy.SCREEN
     if session.kind == PrincipalKind.USER:
         membership = membership_get_active(
             user_id=session.principal_id, organization_id=connection.tenant.pk
         )
-        if membership is None or not role_at_least(membership.role, Role.STAFF):
-            raise ApplicationError(
-                _("Your role in this organization does not allow this action."),
-                code="PERMISSION_DENIED",
-                status=403,
-            )
-        user = membership.user
-        user.membership = membership
+        user, role = (membership.user, membership.role) if membership else (None, None)
+        if user is not None:
+            user.membership = membership
+    if not policy.permits(policy.WS, action, role=role):
+        raise ApplicationError(_DENIED, code="PERMISSION_DENIED", status=403)
     if action == "bump":
         task = task_services.task_advance(task_id=payload["task_id"], user=user)
-    else:
+    elif action == "item_done":
         task = task_services.task_item_set_done(
             task_id=payload["task_id"],
             item_id=payload["item_id"],
             done=payload["done"],
             user=user,
         )
+    else:  # in the table but not built here: refuse rather than guess
+        raise ApplicationError(_("Unknown message type."), code="UNKNOWN_MESSAGE", status=400)
     return {"id": task.pk, "status": task.status}

@@ -9,7 +9,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.choices import Role
 from core.api import TenantViewSet
 from core.exceptions import ConflictError
 
@@ -19,7 +18,6 @@ from .constants import XLSX_CONTENT_TYPE
 from .selectors import access_report, access_report_job, dashboard_metrics, report_list
 from .services import report_regenerate
 
-MANAGER_ONLY = {"read": Role.MANAGER, "write": Role.MANAGER}
 RANGE_PARAMS = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="First period (inclusive)"),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last period (inclusive)"),
@@ -29,7 +27,6 @@ RANGE_PARAMS = [
 class _ReportViewSet(TenantViewSet):
     """List, detail, download and regenerate of one kind of report (managers and owners)."""
 
-    required_roles = MANAGER_ONLY
     lookup_value_regex = r"\d+"
     filter_backends: list = []
     kind = ReportKind.DAILY
@@ -120,7 +117,6 @@ class MonthlyReportViewSet(_ReportViewSet):
 class ReportJobViewSet(TenantViewSet):
     """Status of one report generation job (returned by regenerate)."""
 
-    required_roles = MANAGER_ONLY
     serializer_class = s.ReportJobSerializer
     filter_backends: list = []
 
@@ -134,8 +130,6 @@ class ReportJobViewSet(TenantViewSet):
 
 class DashboardView(APIView):
     """Live metrics for ``?from=&to=`` (business dates) with period-over-period deltas."""
-
-    required_roles = MANAGER_ONLY
 
     @extend_schema(
         parameters=[

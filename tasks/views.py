@@ -7,7 +7,6 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.choices import Role
 from core.api import TenantViewSet
 from core.schema import ErrorSerializer
 
@@ -74,18 +73,6 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
     ordering_fields = ["created_at", "number", "total", "status", "business_date", "pinned"]
     ordering = ["-pinned", "-created_at", "-id"]
     lookup_value_regex = r"[0-9]+"
-    required_roles = {
-        "read": Role.STAFF,
-        "create": Role.STAFF,
-        "accept": Role.STAFF,
-        "start": Role.STAFF,
-        "ready": Role.STAFF,
-        "complete": Role.STAFF,
-        "pin": Role.STAFF,
-        "unpin": Role.STAFF,
-        "item_done": Role.STAFF,
-        "cancel": Role.MANAGER,
-    }
 
     def get_queryset(self):
         return task_list()
