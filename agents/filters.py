@@ -5,6 +5,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from rest_framework.filters import OrderingFilter
 
+from core.filters import IdFilter
+
 from .models import Agent, AgentCategory
 
 
@@ -37,7 +39,7 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 
 
 class AgentFilter(django_filters.FilterSet):
-    category = django_filters.NumberFilter(field_name="category_id", min_value=1)
+    category = IdFilter(field_name="category_id")
     available = StrictBooleanFilter(field_name="is_available")
     sold_out = StrictBooleanFilter(method="filter_sold_out", label=_("Sold out"))
     search = django_filters.CharFilter(

@@ -38,6 +38,10 @@ def _http_application():
     return WSGIMiddleware(StaticFilesHandler(get_wsgi_application()), workers=HTTP_THREADS)
 
 
-application = ProtocolTypeRouter({"http": _http_application(), "websocket": websocket_application})
+from core.asgi_limits import RequestSizeLimit  # noqa: E402  (MAX_REQUEST_BYTES before buffering)
+
+application = ProtocolTypeRouter(
+    {"http": RequestSizeLimit(_http_application()), "websocket": websocket_application}
+)
 
 gc_tune_for_serving()

@@ -12,7 +12,6 @@ from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,19 @@ class NotFoundError(ApplicationError):
 class PlanLimitError(ApplicationError):
     status_code = 403
     code = "PLAN_LIMIT_REACHED"
+
+
+class MalformedRequestError(ApplicationError):
+    """A body that cannot be decoded (not JSON, too deeply nested): the same code as DRF's."""
+
+    code = "MALFORMED_REQUEST"
+    default_message = _("The request body could not be parsed.")
+
+
+class RequestTooLargeError(ApplicationError):
+    status_code = 413
+    code = "REQUEST_TOO_LARGE"
+    default_message = _("The request body is larger than this server accepts.")
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -87,6 +99,10 @@ def _code_for(exc: drf.APIException) -> str:
 
 def exception_handler(exc, context):
     """DRF hook: every exception a view raises becomes the envelope."""
+    # Imported here: rest_framework.views resolves the authentication and parser classes when
+    # it is loaded, and those import this module (a cycle for whichever is imported first).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, ApplicationError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
         if getattr(exc, "retry_after", None):

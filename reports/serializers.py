@@ -19,6 +19,26 @@ def _today() -> date:
     return business_date(connection.tenant)
 
 
+# Business dates the API accepts. Outside them the day bounds, the previous period and the
+# same weekday last week fall off the calendar (OverflowError near year 1 or 9999); no
+# organization has data before 2000 (MonthlyRegenerateSerializer's rule too).
+FIRST_BUSINESS_DATE = date(2000, 1, 1)
+LAST_BUSINESS_DATE = date(2999, 12, 31)
+
+
+class BusinessDateField(serializers.DateField):
+    """A date between FIRST_BUSINESS_DATE and LAST_BUSINESS_DATE (400 naming the field)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not FIRST_BUSINESS_DATE <= day <= LAST_BUSINESS_DATE:
+            raise serializers.ValidationError(
+                _("Use a date from %(first)s to %(last)s.")
+                % {"first": FIRST_BUSINESS_DATE.isoformat(), "last": LAST_BUSINESS_DATE.isoformat()}
+            )
+        return day
+
+
 class DateRangeQuerySerializer(StrictSerializer):
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (``from`` is a keyword: fields built in get_fields)."""
 
@@ -27,11 +47,12 @@ class DateRangeQuerySerializer(StrictSerializer):
 
     def get_fields(self):
         fields = {
-            "from": serializers.DateField(required=self.range_required),
-            "to": serializers.DateField(required=self.range_required),
+            "from": BusinessDateField(required=self.range_required),
+            "to": BusinessDateField(required=self.range_required),
         }
         for name in self.extra_fields:
-            fields[name] = serializers.IntegerField(required=False, min_value=1)
+            # The paginator reads these itself; bounded here so no absurd number reaches it.
+            fields[name] = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
         return fields
 
     def validate(self, attrs):
@@ -61,7 +82,7 @@ class DashboardQuerySerializer(DateRangeQuerySerializer):
 
 
 class DailyRegenerateSerializer(StrictSerializer):
-    date = serializers.DateField()
+    date = BusinessDateField()
 
     def validate_date(self, value: date) -> date:
         if value >= _today():

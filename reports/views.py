@@ -27,7 +27,6 @@ RANGE_PARAMS = [
 class _ReportViewSet(TenantViewSet):
     """List, detail, download and regenerate of one kind of report (managers and owners)."""
 
-    lookup_value_regex = r"\d+"
     filter_backends: list = []
     kind = ReportKind.DAILY
     list_serializer = s.DailyReportSerializer
@@ -118,6 +117,7 @@ class ReportJobViewSet(TenantViewSet):
     """Status of one report generation job (returned by regenerate)."""
 
     serializer_class = s.ReportJobSerializer
+    lookup_value_regex = TenantViewSet.UUID_LOOKUP_REGEX
     filter_backends: list = []
 
     @extend_schema(

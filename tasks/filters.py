@@ -1,5 +1,7 @@
 import django_filters
 
+from core.filters import BoundedIsoDateTimeFilter
+
 from .choices import TaskStatus
 from .models import Task
 
@@ -19,8 +21,9 @@ class TaskFilter(django_filters.FilterSet):
     pinned = django_filters.TypedChoiceFilter(
         choices=[(v, v) for v in _BOOLEAN_VALUES], coerce=lambda v: v in _TRUE_VALUES
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    # Offsets past 14 hours are a 400 (PostgreSQL refuses them: it was a 500).
+    created_after = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Task

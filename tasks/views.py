@@ -72,7 +72,6 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
     filterset_class = TaskFilter
     ordering_fields = ["created_at", "number", "total", "status", "business_date", "pinned"]
     ordering = ["-pinned", "-created_at", "-id"]
-    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         return task_list()

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
     # Before the tenant middleware, so its own answers (suspended: 403) carry CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
+    # 413 for an oversized declared body, for every host, before anything reads it.
+    "core.middleware.RequestSizeLimitMiddleware",
     "organizations.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,6 +183,11 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 
+# Largest request body accepted (413 above it, before it is read: core.middleware for WSGI,
+# core.asgi_limits for the ASGI server). Django's own form/body limit follows it.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.OrganizationJWTAuthentication"],
@@ -192,7 +199,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON with a nesting limit; any undecodable body is a 400 (core.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["core.throttling.RateLimitThrottle"],
