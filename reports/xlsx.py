@@ -36,6 +36,21 @@ PEAK_FILL = PatternFill("solid", fgColor="FCE4D6")
 GOOD_FONT = Font(color="006100")
 BAD_FONT = Font(color="9C0006")
 
+# A cell whose text starts with one of these (also behind leading blanks, or a tab or carriage
+# return of its own) is what a spreadsheet runs as a formula when a person types it, and what
+# openpyxl itself writes as a formula for "=": user text (agent, category, customer names,
+# workspaces) never gets that chance. Such text is written as a string with Excel's quote
+# prefix, so even editing the cell in Excel keeps it text.
+_FORMULA_START = frozenset("=+-@")
+_LEADING_BLANKS = " \t\r\n"
+
+
+def formula_like(text: str) -> bool:
+    """True when a spreadsheet would take ``text`` as a formula (the "CSV injection" set)."""
+    if not text:
+        return False
+    return text[0] in "\t\r" or text.lstrip(_LEADING_BLANKS)[:1] in _FORMULA_START
+
 
 class _Sheet:
     """A write-only sheet with helpers for styled cells (one style object per kind)."""
@@ -48,6 +63,11 @@ class _Sheet:
 
     def cell(self, value, *, fmt=None, font=None, fill=None, align=None):
         c = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, str):
+            # openpyxl binds "=..." as a formula and "#N/A" as an error: text is text.
+            c.data_type = "s"
+            if formula_like(value):
+                c.quotePrefix = True
         if fmt:
             c.number_format = fmt
         if font:
@@ -62,7 +82,8 @@ class _Sheet:
         self.append([self.cell(t, font=HEADER_FONT, fill=HEADER_FILL) for t in titles])
 
     def append(self, values):
-        self.ws.append(values)
+        # Plain strings go through cell() too: the one place text is made safe.
+        self.ws.append([self.cell(v) if isinstance(v, str) else v for v in values])
         self.row += 1
 
 
@@ -229,12 +250,15 @@ def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return value.astimezone(zone).replace(tzinfo=None) if value else None
 
 
-def _text_cell(ref: str, text: str) -> str:
+def _text_cell(ref: str, text: str, quote_style: int) -> str:
+    """An inline string (never a formula); formula-like text gets the quote-prefix style."""
     if not text:
         return ""
-    text = escape(_ILLEGAL_XML.sub("", text))
+    s = f' s="{quote_style}"' if formula_like(text) else ""
+    # A raw CR would come back as LF from any XML parser: written as a character reference.
+    text = escape(_ILLEGAL_XML.sub("", text), {"\r": "&#13;"})
     space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _number_cell(ref: str, value, style: int | None = None) -> str:
@@ -275,6 +299,7 @@ class _TaskRows:
         self.ws = s.ws
         self.money_style = s.cell(0, fmt=MONEY_FORMAT).style_id
         self.date_style = s.cell(datetime(2000, 1, 1), fmt=DATETIME_FORMAT).style_id
+        self.quote_style = s.cell("=").style_id
         self.zone = ZoneInfo(organization.timezone)
         self.period = period
 
@@ -310,7 +335,7 @@ class _TaskRows:
 
     def rows(self):
         """SpreadsheetML ``<row>`` strings, from row 2 on, in chunks."""
-        zone, money, when = self.zone, self.money_style, self.date_style
+        zone, money, when, q = self.zone, self.money_style, self.date_style, self.quote_style
         chunk = []
         for r, (
             number,
@@ -332,10 +357,10 @@ class _TaskRows:
             prep = round((ready - created).total_seconds() / 60, 1) if ready else None
             chunk.append(
                 f'<row r="{r}">'
-                + _text_cell(f"A{r}", number)
-                + _text_cell(f"B{r}", status)
-                + _text_cell(f"C{r}", workspace)
-                + _text_cell(f"D{r}", customer)
+                + _text_cell(f"A{r}", number, q)
+                + _text_cell(f"B{r}", status, q)
+                + _text_cell(f"C{r}", workspace, q)
+                + _text_cell(f"D{r}", customer, q)
                 + _number_cell(f"E{r}", _serial(_local(created, zone)), when)
                 + _number_cell(f"F{r}", _serial(_local(ready, zone)), when)
                 + _number_cell(f"G{r}", _serial(_local(closed, zone)), when)
@@ -344,7 +369,7 @@ class _TaskRows:
                 + _number_cell(f"J{r}", discount, money)
                 + _number_cell(f"K{r}", total, money)
                 + _number_cell(f"L{r}", prep)
-                + _text_cell(f"M{r}", reason)
+                + _text_cell(f"M{r}", reason, q)
                 + "</row>"
             )
             if len(chunk) >= 1000:
