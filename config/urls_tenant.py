@@ -29,7 +29,6 @@ urlpatterns = [
         name="redoc",
     ),
     path("display/", include("displays.urls_pages")),
-    path("accounts/", include("accounts.urls_pages")),
     *common,
 ]
 
