@@ -5,7 +5,7 @@ uvicorn's WSGI adapter into a ``BytesIO``, Django's ``ASGIHandler.read_body`` in
 temporary file. So the limit is checked here, around them: a declared ``Content-Length`` over
 the limit is answered 413 without reading a byte of the body, and a body without one (chunked)
 is counted as it arrives and refused as soon as it passes the limit. At most ``limit`` bytes are
-ever held; what was read is replayed to the wrapped application unchanged.
+ever held; what was read is replayed to the wrapped application unchanged, with its length.
 """
 
 import json
@@ -56,6 +56,13 @@ class RequestSizeLimit:
                 return messages.pop(0)
             return await receive()
 
+        if size:
+            # Django under WSGI reads no body without a Content-Length: now that the length is
+            # known, declare it, so a chunked body reaches the view instead of vanishing.
+            headers = [
+                (k, v) for k, v in scope.get("headers", ()) if k.lower() != b"content-length"
+            ]
+            scope = {**scope, "headers": [*headers, (b"content-length", str(size).encode())]}
         return await self.app(scope, replay, send)
 
 
