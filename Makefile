@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 # Benchmarks need a PostgreSQL on 127.0.0.1:5432 and a Redis (see bench/README.md); each
 # creates and reuses its own database (cc_bench, cc_rtbench, cc_rpbench, cc_provbench).

@@ -224,6 +224,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several choice sets share the field name "status": name each one instead of letting
+    # drf-spectacular append a hash (a name generated clients would change with the values).
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "tasks.choices.TaskStatus",
+        "ReportStatusEnum": "reports.choices.ReportStatus",
+        "ReportJobStatusEnum": "reports.choices.JobStatus",
+        "InvitationStatusEnum": "accounts.serializers.INVITATION_STATUSES",
+    },
 }
 
 # --- CORS (core.cors) ------------------------------------------------------------------------
