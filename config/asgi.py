@@ -4,23 +4,22 @@ WebSockets go to Channels (Origin check, organization from the Host, consumers).
 Django's *WSGI* handler run on a thread pool (uvicorn's WSGI adapter) by default: our views are
 synchronous, and Django's ASGI handler hops every request through ``sync_to_async`` onto one
 thread per process, which measured several times slower on 2 cores (docs/serving.md).
-``ASGI_HTTP=asgi`` switches back to Django's ASGI handler. ``/static/`` is served by Django's
-staticfiles handler (the display board's JS/CSS; a CDN or reverse proxy can take it over).
+``ASGI_HTTP=asgi`` switches back to Django's ASGI handler. ``/static/`` is served by
+whitenoise's middleware (the display board's JS/CSS; a CDN or reverse proxy can take it over).
+
+The settings default to production: a server started without DJANGO_SETTINGS_MODULE refuses to
+start unless it is given a secret key and allowed hosts (`make run` and the tests name theirs).
 """
 
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import (  # noqa: E402
-    ASGIStaticFilesHandler,
-    StaticFilesHandler,
-)
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
@@ -32,10 +31,10 @@ HTTP_THREADS = int(os.environ.get("ASGI_HTTP_THREADS", "8"))
 
 def _http_application():
     if HTTP_MODE == "asgi":
-        return ASGIStaticFilesHandler(django_asgi_app)
+        return django_asgi_app
     from uvicorn.middleware.wsgi import WSGIMiddleware
 
-    return WSGIMiddleware(StaticFilesHandler(get_wsgi_application()), workers=HTTP_THREADS)
+    return WSGIMiddleware(get_wsgi_application(), workers=HTTP_THREADS)
 
 
 from core.asgi_limits import RequestSizeLimit  # noqa: E402  (MAX_REQUEST_BYTES before buffering)

@@ -1,11 +1,14 @@
 """The Celery app. Tasks sent inside a tenant carry its schema (tenant-schemas-celery) and run
-inside that schema on the worker."""
+inside that schema on the worker.
+
+Worker and beat default to the production settings, like the web entry points: development
+(`make run`, the tests) names its settings module explicitly."""
 
 import os
 
 from tenant_schemas_celery.app import CeleryApp
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = CeleryApp("commandcenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -6,12 +6,15 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from core.health import bench_floor
+from core.metrics import metrics
 
 from .urls_common import urlpatterns as common
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # Operators' metrics: the platform host only, never an organization's (core.metrics).
+    path("metrics", metrics, name="metrics"),
     *common,
 ]
 if settings.BENCH_FLOOR_ENABLED:

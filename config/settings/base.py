@@ -12,7 +12,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-insecure-secret-key-change-me-0123456789abcdef")
+# Development only: production settings refuse to start with it (or with no key at all).
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", ".localhost", "127.0.0.1"])
 
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "core.middleware.RequestSizeLimitMiddleware",
     "organizations.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /static/ (the display board's JS/CSS): hashed, compressed files in production.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -286,6 +290,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Development and tests serve the source files without collectstatic; production serves only
+# the collected, hashed ones (config/settings/production.py).
+WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 REPORTS_S3_BUCKET = env("REPORTS_S3_BUCKET", default="")
@@ -324,6 +331,10 @@ if SENTRY_DSN:
         send_default_pii=False,
     )
 PROMETHEUS_METRICS_EXPORT_PORT = None
+# /metrics (core.metrics, platform host only): a scraper sends this bearer token or connects
+# from one of these networks. An empty token disables the token path.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 
 # --- Realtime --------------------------------------------------------------------------------
 WS_TICKET_TTL_SECONDS = 30
@@ -359,3 +370,5 @@ PERIODIC_TASKS: dict[str, dict] = {
 
 BENCH_FLOOR_ENABLED = env.bool("BENCH_FLOOR_ENABLED", default=False)
 BENCH_FLOOR_PATH = "/bench/floor/"
+# `manage.py seed_demo` creates accounts with published passwords: production turns it off.
+DEMO_SEED_ALLOWED = True

@@ -38,3 +38,6 @@ REST_FRAMEWORK = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default="/tmp/commandcenter-test-media")  # noqa: S108
 # Reports: a test slows a report job down this much (worker env only) to kill it mid-job.
 REPORTS_TEST_DELAY_SECONDS = env.float("REPORTS_TEST_DELAY_SECONDS", default=0)
+# Static files come from the source directories (WHITENOISE_USE_FINDERS): nothing is collected,
+# and whitenoise would warn about a STATIC_ROOT that does not exist.
+STATIC_ROOT = None

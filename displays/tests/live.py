@@ -16,10 +16,26 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def database_url() -> str:
+def database_env() -> dict[str, str]:
+    """DATABASE_URL (and PGHOST) reaching the test process's own database from a subprocess.
+
+    The embedded PostgreSQL of `make test` listens on a unix socket only: its URL names no host
+    and libpq takes the socket directory from PGHOST. A URL cannot carry that directory (the
+    settings' URL parser lowercases it), so an empty or path HOST travels as PGHOST, never as a
+    guessed 127.0.0.1.
+    """
     db = settings.DATABASES["default"]
+    host = db.get("HOST") or ""
+    env = {}
+    if host.startswith("/"):
+        env["PGHOST"] = host
+        host = ""
+    elif not host and os.environ.get("PGHOST"):
+        env["PGHOST"] = os.environ["PGHOST"]
     port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}@{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    env["DATABASE_URL"] = f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"
+    return env
 
 
 def server_env(**extra) -> dict:
@@ -27,7 +43,7 @@ def server_env(**extra) -> dict:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url(),
+        **database_env(),
         "DATABASE_CONN_MAX_AGE": "0",
         "LOG_LEVEL": "WARNING",
         **extra,

@@ -1,7 +1,9 @@
 """`manage.py seed_demo`: two demo organizations with users of each role, a platform superuser,
 a catalog and 30 days of history. Idempotent: re-running creates nothing twice."""
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
@@ -37,6 +39,15 @@ class Command(BaseCommand):
         parser.add_argument("--no-history", action="store_true")
 
     def handle(self, *args, **opts):
+        if not settings.DEMO_SEED_ALLOWED:
+            # The demo's accounts have passwords anyone can read in the README.
+            raise CommandError(
+                _(
+                    "seed_demo refuses to run with these settings (%(module)s): it creates "
+                    "accounts with published passwords. Use create_organization instead."
+                )
+                % {"module": settings.SETTINGS_MODULE}
+            )
         if not User.objects.filter(email=ADMIN_EMAIL).exists():
             User.objects.create_superuser(email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
             self.stdout.write(f"created platform superuser {ADMIN_EMAIL}")
