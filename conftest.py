@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from accounts.choices import Role
 from accounts.models import Membership, User
+from accounts.seeding import member_seed
 from accounts.tokens import tokens_for_membership
 from organizations.models import Organization
 from organizations.services import organization_create
@@ -55,20 +56,13 @@ class Org:
 def make_org(slug: str, *, timezone: str | None = None) -> Org:
     extra = {"timezone": timezone} if timezone else {}
     host = f"{slug}.localhost"
-    organization = organization_create(
-        name=slug.title(),
-        slug=slug,
-        domain=host,
-        owner_email=f"owner@{slug}.test",
-        owner_password=PASSWORD,
-        **extra,
-    )
+    # No owner invitation (it would queue an email job): the members are seeded directly.
+    organization = organization_create(name=slug.title(), slug=slug, domain=host, **extra)
     org = Org(organization=organization, host=host)
-    org.users[Role.OWNER] = User.objects.get(email=f"owner@{slug}.test")
-    for role in (Role.MANAGER, Role.STAFF):
-        user = User.objects.create_user(email=f"{role}@{slug}.test", password=PASSWORD)
-        Membership.objects.create(user=user, organization=organization, role=role)
-        org.users[role] = user
+    for role in (Role.OWNER, Role.MANAGER, Role.STAFF):
+        org.users[role] = member_seed(
+            organization=organization, email=f"{role}@{slug}.test", role=role, password=PASSWORD
+        )
     connection.set_schema_to_public()
     return org
 
@@ -167,6 +161,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url(db),
+        # A worker sends email into memory unless a test points it elsewhere (emlfile://...).
+        "EMAIL_URL": os.environ.get("EMAIL_URL", "memorymail://"),
     }
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     bin_dir = Path(sys.executable).parent

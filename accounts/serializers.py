@@ -3,7 +3,11 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .choices import Role
-from .models import Membership
+from .models import Invitation, Membership, User
+
+INVITATION_STATUSES = ["pending", "accepted", "revoked", "expired"]
+# A plain string in the schema: an enum named "status" would collide with the tasks' one.
+_STATUS_HELP = "One of: " + ", ".join(INVITATION_STATUSES) + "."
 
 
 class StrictSerializer(serializers.Serializer):
@@ -37,6 +41,7 @@ class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     email = serializers.EmailField()
     full_name = serializers.CharField()
+    language = serializers.CharField(help_text=_('"zh-hans", "en", or "" (the organization\'s).'))
     role = serializers.CharField(source="membership.role")
     organization = serializers.SerializerMethodField()
 
@@ -55,18 +60,81 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipCreateSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
+class MembershipUpdateSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
-    full_name = serializers.CharField(max_length=150, required=False, default="")
-    password = serializers.CharField(
-        min_length=8,
-        max_length=256,
+
+
+class ProfileUpdateSerializer(StrictSerializer):
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=[("", _("The organization's language")), *User._meta.get_field("language").choices],
         required=False,
-        write_only=True,
-        help_text=_("Initial password for a new user; omit to invite without one."),
     )
 
 
-class MembershipUpdateSerializer(StrictSerializer):
+class PasswordChangeSerializer(StrictSerializer):
+    current_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class PasswordResetRequestSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(StrictSerializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text=_STATUS_HELP)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "status",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "last_sent_at",
+            "send_count",
+            "accepted_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationPreviewSerializer(serializers.Serializer):
+    organization = serializers.CharField(help_text=_("The inviting organization's name."))
+    role = serializers.ChoiceField(choices=Role.choices)
+    email = serializers.CharField(help_text=_("The invited address, partly masked."))
+    status = serializers.CharField(help_text=_STATUS_HELP)
+    expires_at = serializers.DateTimeField()
+
+
+class InvitationAcceptSerializer(StrictSerializer):
+    """With ``full_name``: a new account (its password is set here). Without: the existing
+    account of the invited email, proven by its password."""
+
+    token = serializers.CharField(max_length=200)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    full_name = serializers.CharField(max_length=150, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "full_name" in attrs and "email" in attrs:
+            raise serializers.ValidationError(
+                {"email": [_("Give full_name for a new account, or email for an existing one.")]}
+            )
+        return attrs

@@ -581,8 +581,6 @@ def _prepare_org(slug: str, host: str, org_rpm: int, users: list) -> tuple:
             name=slug.capitalize(),
             slug=slug,
             domain=host,
-            owner_email=f"owner@{slug}.test",
-            owner_password="bench-pass-123",
         )
     # The plan limit is lifted, not removed: the organization throttle still counts every call.
     # (0 would skip it; the model validator forbids 0, hence the direct update.)

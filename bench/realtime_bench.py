@@ -101,8 +101,6 @@ def prepare(args) -> list[dict]:
                 name=f"RT bench {index}",
                 slug=slug,
                 domain=host,
-                owner_email=f"owner@{slug}.bench",
-                owner_password="bench-password-123",
             )
         Organization.objects.filter(pk=org.pk).update(max_screens=10_000, is_active=True)
         org.refresh_from_db()

@@ -29,6 +29,7 @@ urlpatterns = [
         name="redoc",
     ),
     path("display/", include("displays.urls_pages")),
+    path("accounts/", include("accounts.urls_pages")),
     *common,
 ]
 

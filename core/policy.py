@@ -66,11 +66,27 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("swagger-ui", "get"): ANYONE,
     # The board page asks for the screen token itself (the ticket exchange below needs it).
     ("display-board", "get"): ANYONE,
+    # Password reset by email, invitation links (the emailed token is the credential), and
+    # the small HTML pages those links open (accounts.pages).
+    ("auth-password-reset", "post"): ANYONE,
+    ("auth-password-reset-confirm", "post"): ANYONE,
+    ("invitation-preview", "get"): ANYONE,
+    ("invitation-accept", "post"): ANYONE,
+    ("accounts-invitation-accept-page", "get"): ANYONE,
+    ("accounts-invitation-accept-page", "post"): ANYONE,
+    ("accounts-password-reset-page", "get"): ANYONE,
+    ("accounts-password-reset-page", "post"): ANYONE,
     # --- one's own session: every member ----------------------------------------------------
     ("auth-logout", "post"): STAFF,
+    ("auth-logout-all", "post"): STAFF,
     ("auth-me", "get"): STAFF,
-    # --- members of any role: the owner -------------------------------------------------------
-    **_each("member", OWNER, *_READ, *_WRITE),
+    ("auth-me", "patch"): STAFF,
+    ("auth-password-change", "post"): STAFF,
+    # --- members of any role: the owner (people join by invitation: no create) ----------------
+    **_each("member", OWNER, *_READ, "partial_update", "destroy"),
+    # --- invitations: managers invite staff (and see only staff invitations), owners any role;
+    # the role invited is checked by accounts.services.invitation_create -------------------
+    **_each("invitation", MANAGER, *_READ, "create", "destroy", "resend"),
     # --- organization settings: every member reads, the owner changes ------------------------
     ("organization-settings", "get"): STAFF,
     ("organization-settings", "patch"): OWNER,

@@ -1,6 +1,7 @@
 """Writes for organizations: provisioning, settings, suspension."""
 
 import re
+from dataclasses import dataclass
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from accounts.models import Membership, User
+from accounts.services import IssuedInvitation, invitation_create
 from core.cors import cors_origins_problems
 from core.exceptions import ApplicationError, ConflictError
 
@@ -64,19 +65,23 @@ def organization_validate_settings(
         )
 
 
-def organization_create(
-    *,
-    name: str,
-    slug: str,
-    domain: str,
-    owner_email: str,
-    owner_password: str | None = None,
-    **org_settings,
-) -> Organization:
-    """Create an organization: schema (cloned from the template), domain, owner membership.
+@dataclass(frozen=True)
+class ProvisionedOrganization:
+    organization: Organization
+    # The owner's invitation (its one-time link is ``owner_invitation.accept_url``).
+    owner_invitation: IssuedInvitation | None
 
-    Not one database transaction (schema creation runs its own), so a failure part-way removes
-    what was created.
+
+def organization_provision(
+    *, name: str, slug: str, domain: str, owner_email: str | None, **org_settings
+) -> ProvisionedOrganization:
+    """Create an organization: schema (cloned from the template), domain, and an invitation of
+    ``owner_email`` as its owner (emailed; the owner sets or proves their own password when
+    accepting). No password is ever set here, and an existing account is never touched.
+
+    ``owner_email`` None invites nobody (the demo seed, tests and benchmarks add their members
+    themselves). Not one database transaction (schema creation runs its own), so a failure
+    part-way removes what was created.
     """
     slug = slug.strip().lower()
     domain = domain.strip().lower()
@@ -100,7 +105,6 @@ def organization_create(
         raise ConflictError(
             _("This domain is already in use."), code="DOMAIN_EXISTS", details={"domain": domain}
         )
-    owner_email = owner_email.strip().lower()
     try:
         organization = Organization(name=name, slug=slug, schema_name=schema_name, **org_settings)
         organization.save(verbosity=0)
@@ -111,17 +115,24 @@ def organization_create(
     try:
         with transaction.atomic():
             Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
-            owner = User.objects.filter(email=owner_email).first()
-            if owner is None:
-                owner = User.objects.create_user(email=owner_email, password=owner_password)
-                if owner_password is None:
-                    owner.set_unusable_password()
-                    owner.save(update_fields=["password"])
-            Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
+            invitation = (
+                invitation_create(organization=organization, email=owner_email, role=Role.OWNER)
+                if owner_email
+                else None
+            )
     except Exception:
         organization.delete(force_drop=True)
         raise
-    return organization
+    return ProvisionedOrganization(organization=organization, owner_invitation=invitation)
+
+
+def organization_create(
+    *, name: str, slug: str, domain: str, owner_email: str | None = None, **org_settings
+) -> Organization:
+    """``organization_provision`` for callers that do not need the owner's link."""
+    return organization_provision(
+        name=name, slug=slug, domain=domain, owner_email=owner_email, **org_settings
+    ).organization
 
 
 @transaction.atomic

@@ -23,7 +23,8 @@ def test_non_owners_are_403(acme, role):
     response = client.get(URL)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "PERMISSION_DENIED"
-    assert client.post(URL, {"email": "x@y.test", "role": "staff"}).status_code == 403
+    staff = Membership.objects.get(user__email="staff@acme.test")
+    assert client.patch(f"{URL}{staff.pk}/", {"role": "owner"}, format="json").status_code == 403
 
 
 def test_anonymous_is_401(acme):
@@ -32,37 +33,25 @@ def test_anonymous_is_401(acme):
     assert response.json()["error"]["code"] == "NOT_AUTHENTICATED"
 
 
-def test_invite_new_and_existing_people(acme):
+def test_members_endpoint_creates_no_account_and_sets_no_password(acme, globex):
+    """Issue 12, defect 1: an owner could create an account with a password they chose (and
+    read another organization's ``full_name`` back). People join by invitation only now."""
+    User.objects.filter(email="manager@globex.test").update(full_name="Globex Private Name")
     client = acme.client("owner")
-    response = client.post(URL, {"email": "New@Acme.test", "role": "staff"}, format="json")
-    assert response.status_code == 201
-    assert response.json()["email"] == "new@acme.test"
-    assert not User.objects.get(email="new@acme.test").has_usable_password()
-    # A person who already exists elsewhere (globex's manager) joins with their own account.
-    response = client.post(URL, {"email": "manager@globex.test", "role": "manager"})
-    assert response.status_code == 201
-    assert Membership.objects.filter(user__email="manager@globex.test").count() == 2
-    duplicate = client.post(URL, {"email": "manager@globex.test", "role": "staff"})
-    assert duplicate.status_code == 409
-    assert duplicate.json()["error"]["code"] == "ALREADY_MEMBER"
-
-
-@pytest.mark.parametrize(
-    ("payload", "field"),
-    [
-        ({"email": "bad", "role": "staff"}, "email"),
-        ({"email": "a@b.test", "role": "king"}, "role"),
-        ({"email": "a@b.test", "role": "staff", "is_staff": True}, "is_staff"),
-        ({"email": "a@b.test\x00", "role": "staff"}, "email"),
-        ({"email": "a@b.test", "role": "staff", "password": "short"}, "password"),
-    ],
-)
-def test_invite_bad_input_changes_nothing(acme, payload, field):
-    before = Membership.objects.count()
-    response = acme.client("owner").post(URL, payload, format="json")
-    assert response.status_code == 400
-    assert field in response.json()["error"]["details"]["fields"]
-    assert Membership.objects.count() == before
+    for payload in (
+        {"email": "victim@corp.test", "role": "manager", "password": "chosen-by-owner-1"},
+        {"email": "manager@globex.test", "role": "manager"},
+    ):
+        response = client.post(URL, payload, format="json")
+        assert response.status_code == 405
+        assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+        assert "Globex Private Name" not in response.content.decode()
+    assert not User.objects.filter(email="victim@corp.test").exists()
+    assert not Membership.objects.filter(
+        user__email="manager@globex.test", organization=acme.organization
+    ).exists()
+    listed = client.get(URL).json()["results"]
+    assert "Globex Private Name" not in {m["full_name"] for m in listed}
 
 
 def test_change_role_and_remove(acme):

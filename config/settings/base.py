@@ -258,6 +258,24 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed", "Content-Disposition"]
 CORS_PREFLIGHT_MAX_AGE = 600
 
+# --- Email (accounts.emails, sent by Celery jobs: accounts.tasks) ----------------------------
+# EMAIL_URL: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://), consolemail://, or
+# emlfile:///.data/mail (one .eml file per message, core.email_backends; a relative path is
+# under the project, emlfile:////abs/dir is absolute). `make run` defaults to emlfile.
+environ.Env.EMAIL_SCHEMES["emlfile"] = "core.email_backends.EmlFileBackend"
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Command Center <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Links in emails: <scheme>://<organization's primary domain>[:<port>]/accounts/...
+PUBLIC_URL_SCHEME = env("PUBLIC_URL_SCHEME", default="https")
+PUBLIC_URL_PORT = env.int("PUBLIC_URL_PORT", default=0)  # 0: the scheme's default port
+INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
+INVITATION_RESEND_COOLDOWN_SECONDS = 60
+INVITATION_MAX_SENDS = 10
+PASSWORD_RESET_TIMEOUT = 3600  # Django's reset-link lifetime (s)
+PASSWORD_RESET_PER_EMAIL_HOUR = 3  # reset emails one address can get per hour
+
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)

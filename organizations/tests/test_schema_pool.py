@@ -4,7 +4,6 @@ from django.db import connection
 from django_tenants.utils import schema_exists, tenant_context
 
 from agents.models import AgentCategory
-from conftest import PASSWORD
 from organizations.models import Organization, PooledSchema
 from organizations.schema_pool import schema_pool_fill
 from organizations.services import organization_create
@@ -26,8 +25,6 @@ def test_provisioning_takes_a_pooled_schema(live_db, settings):
             name="Pooled",
             slug="pooled",
             domain="pooled.localhost",
-            owner_email="owner@pooled.test",
-            owner_password=PASSWORD,
         )
         remaining = list(PooledSchema.objects.values_list("schema_name", flat=True))
         assert len(remaining) == 1

@@ -64,8 +64,6 @@ class Command(BaseCommand):
                 name=spec["name"],
                 slug=slug,
                 domain=spec["domain"],
-                owner_email=f"owner@{slug}.test",
-                owner_password=DEMO_PASSWORD,
                 timezone=spec["timezone"],
             )
             self.stdout.write(f"created organization {slug} ({spec['domain']})")
