@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -184,7 +185,20 @@ def cmd_run(env: dict[str, str]) -> int:
             "django_celery_beat.schedulers:DatabaseScheduler",
         ],
     }
-    running = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in procs.items()}
+    # Prometheus multiprocess mode: the web workers write their samples here and one /metrics
+    # scrape reads them all. A fresh directory per run: files of a previous run's processes
+    # would add their counts to this one's.
+    metrics_dir = DATA / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    proc_env = {
+        "web": {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        "worker": env,
+        "beat": env,
+    }
+    running = {
+        name: subprocess.Popen(cmd, cwd=ROOT, env=proc_env[name]) for name, cmd in procs.items()
+    }
     base = f"http://localhost:{WEB_PORT}"
     stack_env = " ".join(
         f"{name}={env[name]}" for name in ("DATABASE_URL", "PGHOST", "REDIS_URL") if env.get(name)
