@@ -1,11 +1,15 @@
-"""DRF authentication: a JWT is valid only on the organization that issued it, and only while
-the user is active and still a member there (checked on every request, so deactivation and
-removal take effect at once, not only when the access token expires).
+"""DRF authentication: a JWT is valid only on the organization that issued it, only while the
+user is active and still a member there, only while its session version (claim ``sv``) is the
+user's current one, and only if it was not logged out (deny-list). All of it is checked here,
+on every request, for every view: revocation belongs to authentication, not to whichever
+throttle a view happens to have.
 
-Two things keep this cheap on the hot path: a verified token is kept per process for a few
-seconds (``core.local_cache``; its expiry is still checked on every use), and the logout
-deny-list lookup rides in the rate limiter's Redis round trip when the view has that throttle
-(``core.throttling.RateLimitThrottle``); for any other view it is checked here directly."""
+How fresh: a verified token and the membership (with the user's ``session_version``) are kept
+per process for ``LOCAL_CACHE_SECONDS`` (default 5 s; ``core.local_cache``). The process that
+bumps a session version or removes a membership clears its own caches at once; every other
+process sees it within that bound. The deny-list is read from Redis on every request (one
+``EXISTS``); if Redis cannot be read, from PostgreSQL (``accounts.tokens``).
+"""
 
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
@@ -15,10 +19,14 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from core.local_cache import LocalCache
 
 from .selectors import membership_get_active
-from .tokens import ORG_CLAIM, access_token_is_revoked
+from .tokens import ORG_CLAIM, access_token_is_revoked, token_session_version
 
 _verified_tokens = LocalCache("verified-access-token")
 REVOKED = {"detail": _("This token has been revoked."), "code": "revoked"}
+SESSION_REVOKED = {
+    "detail": _("This session has ended (password changed, signed out everywhere or disabled)."),
+    "code": "token_revoked",
+}
 
 
 class OrganizationJWTAuthentication(JWTAuthentication):
@@ -26,11 +34,7 @@ class OrganizationJWTAuthentication(JWTAuthentication):
         result = super().authenticate(request)
         if result is None:
             return None
-        jti = result[1].get("jti", "")
-        view = (getattr(request, "parser_context", None) or {}).get("view")
-        if _view_checks_revocation(view):
-            request.revocation_jti = jti  # checked in the throttle's Redis round trip
-        elif access_token_is_revoked(jti):
+        if access_token_is_revoked(result[1]):
             raise InvalidToken(REVOKED)
         return result
 
@@ -63,12 +67,8 @@ class OrganizationJWTAuthentication(JWTAuthentication):
                 code="membership_revoked",
             )
         user = membership.user
+        if token_session_version(validated_token) != user.session_version:
+            raise InvalidToken(SESSION_REVOKED)
         # The role travels with the user object for the permission class (no second query).
         user.membership = membership
         return user
-
-
-def _view_checks_revocation(view) -> bool:
-    from core.throttling import RateLimitThrottle
-
-    return any(issubclass(t, RateLimitThrottle) for t in getattr(view, "throttle_classes", ()))

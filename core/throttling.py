@@ -4,9 +4,14 @@ requests/minute), as fixed one-minute windows counted in Redis.
 Why not DRF's stock throttles: they keep a list of request timestamps per key and rewrite it
 through the cache on every request, so the cost grows with the limit (a 3,000/min organization
 pickles 3,000 floats per call). Counters are O(1), and all scopes of a request are checked in one
-Redis round trip: one Lua script (``EVALSHA``) that counts every scope and looks the token up
-in the logout deny-list. If Redis is unreachable, requests are allowed (limits are protection,
-not a correctness rule) and a warning is logged.
+Redis round trip: one Lua script (``EVALSHA``) that counts every scope (and reads ahead the keys
+the view asks for). If Redis is unreachable, requests are allowed (limits are protection, not a
+correctness rule) and a warning is logged with the error. Token revocation is not checked here:
+authentication owns it (``accounts.authentication``), whatever throttles a view has.
+
+Identities: a user is ``user:<id>`` (users are global), a screen ``screen:<schema>:<id>``
+(``displays.authentication``), an anonymous client ``ip:<address>`` with the address from
+``core.client_ip`` (``X-Forwarded-For`` only from ``TRUSTED_PROXIES``).
 """
 
 import logging
@@ -16,31 +21,26 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 from rest_framework.throttling import BaseThrottle
-from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts.authentication import REVOKED
-from accounts.tokens import revoked_access_key
+from core.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# KEYS: one counter per scope, then (optionally) the token's deny-list key, then the keys the
-# view asked to read ahead.
-# ARGV: the number of counters, 1/0 for the deny-list key, then each counter's lifetime (s).
-# Returns the counts, then 1/0 for the deny-list key when given, then the read-ahead values
-# (false -> None for a missing key). One command instead of a pipeline of INCR/EXPIRE pairs
-# and a second round trip for the view's cache: most of the Redis client CPU of a request.
+# KEYS: one counter per scope, then the keys the view asked to read ahead.
+# ARGV: the number of counters, then each counter's lifetime (s).
+# Returns the counts, then the read-ahead values (false -> None for a missing key). One command
+# instead of a pipeline of INCR/EXPIRE pairs and a second round trip for the view's cache: most
+# of the Redis client CPU of a request.
 _COUNT_LUA = """
 local counters = tonumber(ARGV[1])
-local denied = tonumber(ARGV[2])
 local out = {}
 for i = 1, counters do
     local count = redis.call('INCR', KEYS[i])
-    if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i + 2]) end
+    if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) end
     out[i] = count
 end
-if denied == 1 then out[counters + 1] = redis.call('EXISTS', KEYS[counters + 1]) end
-for i = counters + denied + 1, #KEYS do
+for i = counters + 1, #KEYS do
     out[#out + 1] = redis.call('GET', KEYS[i])
 end
 return out
@@ -69,13 +69,17 @@ class RateLimitThrottle(BaseThrottle):
     def __init__(self):
         self._wait: float | None = None
 
+    def get_ident(self, request) -> str:
+        # Not DRF's: it believes any client's X-Forwarded-For (rotating it lifted the limit).
+        return client_ip(request)
+
     def _scopes(self, request) -> list[tuple[str, int, int]]:
         rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
         scopes = []
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             limit = parse_rate(rates.get("user"))
-            ident = f"user:{user.pk}"
+            ident = f"user:{user.pk}"  # a screen's pk is "screen:<schema>:<id>"
         else:
             limit = parse_rate(rates.get("anon"))
             ident = f"ip:{self.get_ident(request)}"
@@ -89,31 +93,24 @@ class RateLimitThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         scopes = self._scopes(request)
-        # The logout deny-list lookup of the authenticated token shares this round trip
-        # (accounts.authentication defers it here), and so do the Redis keys the view reads
-        # first thing (``redis_read_ahead(request)``: the cached catalog page), handed to it as
-        # ``request.redis_read_ahead``.
-        jti = getattr(request, "revocation_jti", None)
+        # The Redis keys the view reads first thing (``redis_read_ahead(request)``: the cached
+        # catalog page) share this round trip, handed to it as ``request.redis_read_ahead``.
         read_ahead = getattr(view, "redis_read_ahead", None)
         ahead = read_ahead(request) if read_ahead is not None else []
-        if not scopes and jti is None and not ahead:
+        if not scopes and not ahead:
             return True
         now = time.time()
         keys = [f"cc:rl:{ident}:{span}:{int(now // span)}" for ident, _limit, span in scopes]
-        args = [len(scopes), int(jti is not None), *(span + 1 for _i, _l, span in scopes)]
-        if jti is not None:
-            keys.append(revoked_access_key(jti))
+        args = [len(scopes), *(span + 1 for _i, _l, span in scopes)]
         keys += ahead
         try:
             results = _count(keys, args)
         except Exception:
-            logger.warning("rate limiting unavailable: Redis unreachable")
+            logger.warning("rate limiting unavailable: request allowed", exc_info=True)
             return True
         if ahead:
             request.redis_read_ahead = dict(zip(ahead, results[-len(ahead) :], strict=True))
             del results[-len(ahead) :]
-        if jti is not None and results.pop():
-            raise InvalidToken(REVOKED)
         for (_ident, limit, duration), count in zip(scopes, results, strict=True):
             if count > limit:
                 self._wait = duration - (now % duration)

@@ -37,7 +37,9 @@ class ScreenPrincipal:
 
     def __init__(self, screen: Screen):
         self.screen = screen
-        self.pk = self.id = f"screen-{screen.pk}"  # throttle identity, never a user id
+        # The throttle identity, never a user id. It carries the schema: screen 3 of one
+        # organization is not screen 3 of another (they would share a rate-limit counter).
+        self.pk = self.id = f"screen:{connection.schema_name}:{screen.pk}"
         self.membership = ScreenMembership(role=SCREEN, organization_id=connection.tenant.pk)
 
     def __str__(self) -> str:

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from core.exceptions import ApplicationError
+from core.sockets import screen_group_name, user_group_name
 from tasks.events import events_group_name
 
 from . import realtime
@@ -42,13 +43,14 @@ from .constants import (
     CLOSE_UNAUTHORIZED,
     REPLAY_BATCH,
     REPLAY_LIMIT,
+    PrincipalKind,
 )
 from .middleware import hostname_of, scope_header
 from .selectors import event_count_after, event_last_seq, event_list_after, event_matches_station
 
 logger = logging.getLogger(__name__)
 
-_ACTIONS = ("bump", "item_done")
+_ACTIONS = ("bump", "item_done", "recall")
 
 
 def _positive_int(value) -> int | None:
@@ -63,6 +65,7 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
         self.cursor = 0
         self.pending: dict[int, dict] = {}
         self.group = None
+        self.session_group = None
         self.background: list[asyncio.Task] = []
         self.lock = asyncio.Lock()
         await self.accept()
@@ -97,6 +100,13 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.refuse(CLOSE_UNAUTHORIZED, refused.code, refused.message)
             return
         self.station = set(self.session.station)
+        # Who is on the socket has a group of its own: a service closes it at once when the
+        # session ends, the membership goes or the screen's token is rotated (core.sockets).
+        # (A close sent between the ticket's check and this join is caught by the re-check.)
+        is_screen = self.session.kind == PrincipalKind.SCREEN
+        name_of = screen_group_name if is_screen else user_group_name
+        self.session_group = name_of(self.tenant.schema_name, self.session.principal_id)
+        await self.channel_layer.group_add(self.session_group, self.channel_name)
 
         # Join first, read second: an event committed after the read is published after it.
         self.group = events_group_name(self.tenant.schema_name)
@@ -122,8 +132,9 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for task in getattr(self, "background", ()):
             task.cancel()
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (getattr(self, "group", None), getattr(self, "session_group", None)):
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -255,11 +266,7 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
                 await asyncio.sleep(settings.WS_RECHECK_SECONDS)
                 continue
             if refused is not None:
-                self.session = None
-                with contextlib.suppress(Exception):
-                    await self.channel_layer.group_discard(self.group, self.channel_name)
-                self.group = None
-                await self.refuse(CLOSE_FORBIDDEN, refused.code, refused.message)
+                await self.end_session(refused.code, refused.message)
                 return
             # Catch up anything whose publication was lost (Redis blip). The lock is only taken
             # when there is something to catch up: live delivery never waits on this query.
@@ -268,6 +275,24 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
                 async with self.lock:
                     await self.replay()
             await asyncio.sleep(settings.WS_RECHECK_SECONDS)
+
+    async def session_close(self, message):
+        """A service ended who is on this socket (core.sockets): say why, then close."""
+        if self.session is None:
+            return
+        await self.end_session(message["code"], message["message"])
+
+    async def end_session(self, code: str, message) -> None:
+        self.session = None
+        for task in self.background:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for group in (self.group, self.session_group):
+            if group:
+                with contextlib.suppress(Exception):
+                    await self.channel_layer.group_discard(group, self.channel_name)
+        self.group = self.session_group = None
+        await self.refuse(CLOSE_FORBIDDEN, code, message)
 
     # --- client messages ------------------------------------------------------------------
 

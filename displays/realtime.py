@@ -12,6 +12,7 @@ from core import policy
 from core.exceptions import ApplicationError
 from organizations.models import Organization
 from tasks import services as task_services
+from tasks.events import ScreenActor
 from tasks.serializers import TaskSerializer
 
 from .constants import PrincipalKind
@@ -33,6 +34,10 @@ class Session:
     principal_id: int
     name: str
     station: list[int] = field(default_factory=list)
+    # What the credential was when the socket opened: a screen's token hash, a user's session
+    # version. The re-check closes the socket once it changed (token rotated, session ended),
+    # should the close message (core.sockets) have been lost.
+    credential: str = ""
 
 
 class SessionRefused(Exception):
@@ -55,7 +60,11 @@ def session_open(*, ticket: str) -> Session:
             raise SessionRefused("SCREEN_REVOKED", _("This screen has been revoked."))
         screen_touch(screen_id=screen.pk)
         return Session(
-            kind=principal.kind, principal_id=screen.pk, name=screen.name, station=screen.station
+            kind=principal.kind,
+            principal_id=screen.pk,
+            name=screen.name,
+            station=screen.station,
+            credential=screen.token_hash,
         )
     membership = membership_get_active(user_id=principal.id, organization_id=connection.tenant.pk)
     if membership is None:
@@ -65,7 +74,12 @@ def session_open(*, ticket: str) -> Session:
         )
     if not policy.permits(policy.WS, "connect", role=membership.role):
         raise SessionRefused("PERMISSION_DENIED", _DENIED)
-    return Session(kind=principal.kind, principal_id=principal.id, name=membership.user.email)
+    return Session(
+        kind=principal.kind,
+        principal_id=principal.id,
+        name=membership.user.email,
+        credential=str(membership.user.session_version),
+    )
 
 
 def session_check(*, session: Session) -> SessionRefused | None:
@@ -76,8 +90,17 @@ def session_check(*, session: Session) -> SessionRefused | None:
             _("This organization is suspended. Contact the platform operator."),
         )
     if session.kind == PrincipalKind.SCREEN:
-        if not Screen.objects.filter(pk=session.principal_id, is_active=True).exists():
+        token_hash = (
+            Screen.objects.filter(pk=session.principal_id, is_active=True)
+            .values_list("token_hash", flat=True)
+            .first()
+        )
+        if token_hash is None:
             return SessionRefused("SCREEN_REVOKED", _("This screen has been revoked."))
+        if token_hash != session.credential:
+            return SessionRefused(
+                "SCREEN_TOKEN_ROTATED", _("This screen's token was replaced. Sign in again.")
+            )
         screen_touch(screen_id=session.principal_id)
         return None
     membership = membership_get_active(
@@ -88,6 +111,8 @@ def session_check(*, session: Session) -> SessionRefused | None:
             "MEMBERSHIP_REVOKED",
             _("The user is inactive or no longer a member of this organization."),
         )
+    if str(membership.user.session_version) != session.credential:
+        return SessionRefused("SESSION_REVOKED", _("Your session has ended. Sign in again."))
     return None
 
 
@@ -113,15 +138,24 @@ def action_run(*, session: Session, action: str, payload: dict) -> dict:
             user.membership = membership
     if not policy.permits(policy.WS, action, role=role):
         raise ApplicationError(_DENIED, code="PERMISSION_DENIED", status=403)
+    # The event's actor: the screen itself when a screen acts (it is not a user).
+    screen = (
+        ScreenActor(id=session.principal_id, name=session.name)
+        if session.kind == PrincipalKind.SCREEN
+        else None
+    )
     if action == "bump":
-        task = task_services.task_advance(task_id=payload["task_id"], user=user)
+        task = task_services.task_advance(task_id=payload["task_id"], user=user, screen=screen)
     elif action == "item_done":
         task = task_services.task_item_set_done(
             task_id=payload["task_id"],
             item_id=payload["item_id"],
             done=payload["done"],
             user=user,
+            screen=screen,
         )
+    elif action == "recall":
+        task = task_services.task_recall(task_id=payload["task_id"], user=user, screen=screen)
     else:  # in the table but not built here: refuse rather than guess
         raise ApplicationError(_("Unknown message type."), code="UNKNOWN_MESSAGE", status=400)
     return {"id": task.pk, "status": task.status}

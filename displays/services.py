@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agents.models import AgentCategory
 from core.exceptions import ApplicationError, ConflictError, PlanLimitError
+from core.sockets import screen_group_name, sockets_close_on_commit
 from organizations.models import Organization
 
 from .constants import SCREEN_TOKEN_BYTES
@@ -73,26 +74,38 @@ def screen_update(
 
 @transaction.atomic
 def screen_rotate_token(*, screen_id: int) -> tuple[Screen, str]:
-    """A new token; the old one stops working at once (open sockets keep their session)."""
+    """A new token; the old one stops working at once, and the screen's open sockets close
+    after commit (whoever held the old token must not keep watching: it reconnects with the
+    new token, through a new ticket)."""
     screen = access_screen(screen_id=screen_id, lock=True)
     if not screen.is_active:
         raise ConflictError(_("This screen is revoked."), code="SCREEN_REVOKED")
     token, screen.token_hash = _new_token()
     screen.save(update_fields=["token_hash", "updated_at"])
+    _screen_sockets_close(
+        screen, "SCREEN_TOKEN_ROTATED", _("This screen's token was replaced. Sign in again.")
+    )
     return screen, token
 
 
 @transaction.atomic
 def screen_revoke(*, screen_id: int) -> Screen:
-    """Revoke a screen: its token stops working and open sockets close at the next re-check."""
+    """Revoke a screen: its token stops working and its open sockets close after commit."""
     screen = access_screen(screen_id=screen_id, lock=True)
     if screen.is_active:
         screen.is_active = False
         screen.revoked_at = timezone.now()
         # A revoked token must never authenticate again, even if the screen were reactivated.
-        _, screen.token_hash = _new_token()
+        _token, screen.token_hash = _new_token()
         screen.save(update_fields=["is_active", "revoked_at", "token_hash", "updated_at"])
+        _screen_sockets_close(screen, "SCREEN_REVOKED", _("This screen has been revoked."))
     return screen
+
+
+def _screen_sockets_close(screen: Screen, code: str, message) -> None:
+    sockets_close_on_commit(
+        groups=[screen_group_name(connection.schema_name, screen.pk)], code=code, message=message
+    )
 
 
 def screen_touch(*, screen_id: int) -> None:

@@ -26,7 +26,8 @@ SHARED_APPS = [
     "accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",
-    "django.contrib.admin",
+    # django.contrib.admin with the login lockout and the lockout list (accounts.admin_site).
+    "accounts.admin_config.PlatformAdminConfig",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
@@ -174,6 +175,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_LOCKOUT_PER_EMAIL = env.int("LOGIN_LOCKOUT_PER_EMAIL", default=5)
 LOGIN_LOCKOUT_PER_IP = env.int("LOGIN_LOCKOUT_PER_IP", default=20)
 LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+# Peers whose X-Forwarded-For is believed (IPs or CIDRs of our load balancers / proxies): the
+# client IP of throttles, lockout and audit is the right-most address not in this list
+# (core.client_ip). Empty: the TCP peer is the client and the header is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),

@@ -22,7 +22,9 @@ DEBUG = False
 TENANT_SCHEMA_POOL_SIZE = 0
 # Tests change organizations and users with queryset.update() (no signals): per-process
 # lookups are off by default here and switched on by the tests of the cache itself.
-LOCAL_CACHE_SECONDS = 0
+# Server processes started by a test may switch them on (TEST_LOCAL_CACHE_SECONDS) to prove a
+# bound that depends on them (accounts/tests/test_sessions.py: revocation across processes).
+LOCAL_CACHE_SECONDS = env.int("TEST_LOCAL_CACHE_SECONDS", default=0)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["LOCATION"] = _redis_db(REDIS_URL, 0)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
