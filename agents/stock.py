@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.exceptions import ConflictError
 from tasks.choices import EventType
-from tasks.events import event_emit
+from tasks.events import event_actor, event_emit
 
 from .cache import catalog_cache_invalidate
 from .choices import StockReason
@@ -92,6 +92,7 @@ def _record(
     task_id: int | None,
     user,
     note: str = "",
+    actor: dict | None = None,
 ) -> list[StockChange]:
     return _record_movements(
         agents=agents,
@@ -102,6 +103,7 @@ def _record(
         task_id=task_id,
         user=user,
         note=note,
+        actor=actor,
     )[0]
 
 
@@ -115,6 +117,7 @@ def _record_movements(
     task_id: int | None,
     user,
     note: str = "",
+    actor: dict | None = None,
 ) -> tuple[list[StockChange], list[StockMovement]]:
     now = timezone.now()
     changes, movements = [], []
@@ -135,12 +138,14 @@ def _record_movements(
         changes.append(StockChange(agent_id, stock_after - delta, stock_after))
         agents[agent_id].stock = stock_after
     StockMovement.objects.bulk_create(movements)
-    _emit_threshold_events(agents, changes)
+    _emit_threshold_events(agents, changes, actor=actor or event_actor(user=user))
     catalog_cache_invalidate()
     return changes, movements
 
 
-def _emit_threshold_events(agents: dict[int, Agent], changes: list[StockChange]) -> None:
+def _emit_threshold_events(
+    agents: dict[int, Agent], changes: list[StockChange], *, actor: dict
+) -> None:
     for change in changes:
         agent = agents[change.agent_id]
         payload = {
@@ -153,11 +158,17 @@ def _emit_threshold_events(agents: dict[int, Agent], changes: list[StockChange])
         before = change.before if change.before is not None else MAX_STOCK + 1
         if change.after == 0 and before > 0:
             event_emit(
-                type=EventType.AGENT_SOLD_OUT, payload=payload, category_ids=[agent.category_id]
+                type=EventType.AGENT_SOLD_OUT,
+                payload=payload,
+                category_ids=[agent.category_id],
+                actor=actor,
             )
         elif change.after <= agent.low_stock_threshold < before:
             event_emit(
-                type=EventType.AGENT_LOW_STOCK, payload=payload, category_ids=[agent.category_id]
+                type=EventType.AGENT_LOW_STOCK,
+                payload=payload,
+                category_ids=[agent.category_id],
+                actor=actor,
             )
 
 
@@ -171,8 +182,10 @@ def stock_give_back(
     task_id: int | None,
     reason: str,
     user=None,
+    actor: dict | None = None,
 ) -> list[StockChange]:
-    """Return stock (task cancelled or expired) for locked ``agents``."""
+    """Return stock (task cancelled, expired, or lines removed by an edit) for locked
+    ``agents``."""
     limited = {aid: q for aid, q in quantities.items() if agents[aid].stock is not None}
     if not limited:
         return []
@@ -185,6 +198,58 @@ def stock_give_back(
         reason=reason,
         task_id=task_id,
         user=user,
+        actor=actor,
+    )
+
+
+_TAKE_SQL = """
+UPDATE agents_agent AS a SET stock = a.stock - v.q, updated_at = %s
+FROM (VALUES {values}) AS v(id, q)
+WHERE a.id = v.id AND a.stock IS NOT NULL AND a.stock >= v.q
+RETURNING a.id, a.stock
+"""
+
+
+@transaction.atomic(savepoint=False)
+def stock_take(
+    *,
+    agents: dict[int, Agent],
+    quantities: dict[int, int],
+    task_id: int | None,
+    user=None,
+    actor: dict | None = None,
+) -> list[StockChange]:
+    """Take stock for an existing task (an edit adding items) from locked ``agents``, as
+    ``cc_task_create`` does for a new one: checked on the locked rows (``InsufficientStock``
+    naming every short agent, nothing written), then a conditional UPDATE whose row count must
+    match, backed by the CHECK constraint. Unlimited agents are left alone."""
+    limited = {aid: q for aid, q in sorted(quantities.items()) if agents[aid].stock is not None}
+    short = [
+        {
+            "agent_id": aid,
+            "name": agents[aid].name,
+            "requested": q,
+            "available": agents[aid].stock,
+        }
+        for aid, q in limited.items()
+        if agents[aid].stock < q
+    ]
+    if short:
+        raise InsufficientStock(details={"agents": short})
+    if not limited:
+        return []
+    after = _apply(_TAKE_SQL, limited)
+    if len(after) != len(limited):  # defensive: the rows are locked, this cannot race
+        raise InsufficientStock(details={"agent_ids": sorted(set(limited) - set(after))})
+    return _record(
+        agents=agents,
+        after=after,
+        sign=-1,
+        quantities=limited,
+        reason=StockReason.TASK,
+        task_id=task_id,
+        user=user,
+        actor=actor,
     )
 
 
@@ -283,7 +348,9 @@ def stock_set_limited(
     )
     agent.stock = stock
     if emit_events:
-        _emit_threshold_events({agent.id: agent}, [StockChange(agent.id, None, stock)])
+        _emit_threshold_events(
+            {agent.id: agent}, [StockChange(agent.id, None, stock)], actor=event_actor(user=user)
+        )
     catalog_cache_invalidate()
     return movement
 

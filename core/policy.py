@@ -109,6 +109,10 @@ POLICY: dict[tuple[str, str], Rule] = {
         "pin",
         "unpin",
         "item_done",
+        "partial_update",  # workspace, customer, notes, priority; items: FIELD_POLICY
+        "recall",
+        "notes",
+        "batch",
     ),
     ("task", "cancel"): MANAGER,
     # --- display screens: managers manage them; a screen (or a member) gets a WS ticket ------
@@ -123,6 +127,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     (WS, "connect"): STAFF_OR_SCREEN,  # snapshot, replay, live events (a screen: its station)
     (WS, "bump"): STAFF_OR_SCREEN,  # advance a task's status
     (WS, "item_done"): STAFF_OR_SCREEN,
+    (WS, "recall"): STAFF_OR_SCREEN,  # undo a bump
+}
+
+# Parts of a route that need more than the route's own rule: (resource, action, field) -> rule,
+# checked by the view when the request carries the field (the route's rule is checked first).
+FIELD_POLICY: dict[tuple[str, str, str], Rule] = {
+    ("task", "partial_update", "items"): MANAGER,  # edit what was ordered (stock, totals)
 }
 
 
@@ -137,6 +148,12 @@ def rule_for(resource: str | None, action: str | None) -> Rule | None:
         rules = [rule for (res, _a), rule in POLICY.items() if res == resource]
         return min(rules, key=_openness) if rules else None
     return POLICY.get((resource, action))
+
+
+def permits_field(resource: str, action: str, field: str, *, role: str | None) -> bool:
+    """Whether ``role`` may send ``field`` to the action (no ``FIELD_POLICY`` entry: yes)."""
+    rule = FIELD_POLICY.get((resource, action, field))
+    return rule is None or allows(rule, role=role)
 
 
 def allows(rule: Rule | None, *, role: str | None) -> bool:

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.db.models import Max, Q, QuerySet
 
 from core.exceptions import NotFoundError
-from tasks.choices import ACTIVE_STATUSES
+from tasks.choices import ACTIVE_STATUSES, TASK_ORDERING
 from tasks.events import event_to_message
 from tasks.models import Task, TaskEvent
 
@@ -63,4 +63,5 @@ def task_list_active_for_station(*, station: Iterable[int]) -> QuerySet[Task]:
     queryset = Task.objects.filter(status__in=ACTIVE_STATUSES).prefetch_related("items")
     if station:
         queryset = queryset.filter(Q(items__category_id_snapshot__in=station)).distinct()
-    return queryset.order_by("created_at", "id")
+    # Pinned, then rush, then the longest waiting: the board's order (DESIGN section 5).
+    return queryset.order_by(*TASK_ORDERING)

@@ -10,6 +10,8 @@ DEFAULT_REQUESTS_PER_MINUTE = 3000
 DEFAULT_TASK_EXPIRY_MINUTES = 30
 DEFAULT_CARD_AMBER_MINUTES = 10
 DEFAULT_CARD_RED_MINUTES = 20
+# How long after a bump (ready / completed) a task can still be recalled.
+DEFAULT_RECALL_MINUTES = 10
 DEFAULT_REPORT_TIME = time(2, 0)
 TEMPLATE_SCHEMA = "tenant_template"
 # Schema names are derived from slugs: lowercase, start with a letter, <= 40 characters.

@@ -37,6 +37,7 @@ class Organization(TenantMixin):
     )
     card_amber_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_AMBER_MINUTES)
     card_red_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_RED_MINUTES)
+    recall_minutes = models.PositiveIntegerField(default=constants.DEFAULT_RECALL_MINUTES)
     report_time = models.TimeField(default=constants.DEFAULT_REPORT_TIME)
     # Browser origins (``https://host[:port]``) allowed to call this organization's API
     # (core.cors); empty: same-origin only.

@@ -22,6 +22,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "task_expiry_minutes",
             "card_amber_minutes",
             "card_red_minutes",
+            "recall_minutes",
             "report_time",
             "cors_allowed_origins",
         ]
@@ -37,6 +38,7 @@ class OrganizationUpdateSerializer(StrictSerializer):
     task_expiry_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     card_amber_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     card_red_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    recall_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, required=False)
     report_time = serializers.TimeField(required=False)
     # Checked in organization_validate_settings (one message per refused origin).
     cors_allowed_origins = serializers.ListField(

@@ -10,7 +10,9 @@ Definitions (docs/reports.md):
 - revenue, discounts, average task value, items sold, agent and category sales count completed
   tasks only; agent/category revenue is the item line total (before the order-level discount);
 - preparation time is ``ready_at - created_at`` of every task that reached ``ready``;
-- cancellation and expiry rates are shares of every task created in the period.
+- cancellation and expiry rates are shares of every task created in the period;
+- feedback: the notes of the period's tasks, and the average of their scores (1-5; notes
+  without a score are counted, not averaged).
 """
 
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from django.db.models.functions import Coalesce, Extract, ExtractHour
 
 from organizations.business_day import business_range_bounds, org_zone
 from tasks.choices import TaskStatus
-from tasks.models import Task, TaskItem
+from tasks.models import Task, TaskItem, TaskNote
 
 from .constants import TOP_AGENTS_LIMIT
 
@@ -273,6 +275,22 @@ def previous_period(period_first: date, period_last: date, *, monthly: bool) -> 
     return period_first - timedelta(days=length), period_first - timedelta(days=1)
 
 
+def _feedback(period: Period) -> dict:
+    row = TaskNote.objects.filter(
+        task__created_at__gte=period.start, task__created_at__lt=period.end
+    ).aggregate(
+        notes=Count("id"),
+        scores=Count("score"),
+        average=Avg("score"),
+    )
+    average = row["average"]
+    return {
+        "notes": row["notes"],
+        "scores": row["scores"],
+        "average_score": round(float(average), 2) if average is not None else None,
+    }
+
+
 def compute_metrics(organization, first: date, last: date, *, monthly: bool = False) -> dict:
     """Every metric of business dates ``first``..``last`` in the current tenant schema."""
     period = Period.of(organization, first, last)
@@ -293,6 +311,7 @@ def compute_metrics(organization, first: date, last: date, *, monthly: bool = Fa
         "categories": _categories(period),
         "peak_windows": organization.peak_windows or [],
         "hourly": _hourly(organization, period),
+        "feedback": _feedback(period),
         "comparisons": comparisons,
     }
 

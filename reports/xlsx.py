@@ -29,6 +29,7 @@ MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.0%"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 MINUTES_FORMAT = "0.0"
+SCORE_FORMAT = "0.00"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 TITLE_FONT = Font(bold=True, size=14)
@@ -152,6 +153,14 @@ def _summary(wb, organization, metrics: dict, title: str) -> None:
     for label, key in labels:
         value = prep[key] / 60 if prep[key] is not None else None
         s.append([label, s.cell(value, fmt=MINUTES_FORMAT)])
+    # Reports computed before task notes existed have no "feedback".
+    feedback = metrics.get("feedback") or {"scores": 0, "average_score": None}
+    s.append(
+        [
+            _("Average feedback score (%(count)d scores)") % {"count": feedback["scores"]},
+            s.cell(feedback["average_score"], fmt=SCORE_FORMAT),
+        ]
+    )
 
 
 def _hourly(wb, metrics: dict) -> None:

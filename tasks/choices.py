@@ -39,10 +39,22 @@ STATUS_TIMESTAMP = {
 }
 
 
+class TaskPriority(models.TextChoices):
+    # Ordering relies on "rush" > "normal" as text (``-priority`` puts rush first): a third
+    # level would need an explicit rank.
+    NORMAL = "normal", _("Normal")
+    RUSH = "rush", _("Rush")
+
+
+# Lists and boards: pinned, then rush, then age (the longest waiting first).
+TASK_ORDERING = ["-pinned", "-priority", "created_at", "id"]
+
+
 class EventType(models.TextChoices):
     TASK_CREATED = "task.created", "task.created"
     TASK_UPDATED = "task.updated", "task.updated"
     TASK_STATUS_CHANGED = "task.status_changed", "task.status_changed"
+    TASK_RECALLED = "task.recalled", "task.recalled"
     TASK_CANCELLED = "task.cancelled", "task.cancelled"
     AGENT_LOW_STOCK = "agent.low_stock", "agent.low_stock"
     AGENT_SOLD_OUT = "agent.sold_out", "agent.sold_out"
@@ -57,3 +69,19 @@ ADVANCE: dict[str, str] = {
 }
 # Items can be marked (un)done while the task is still being worked on.
 ITEM_MARKABLE_STATUSES = (TaskStatus.PENDING, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS)
+# A task can be edited (fields and items) until the kitchen starts it.
+EDITABLE_STATUSES = (TaskStatus.PENDING, TaskStatus.ACCEPTED)
+# Recall (undo a bump): the status it goes back to, and the timestamp the window runs from
+# (cleared by the recall: the task is no longer ready / completed).
+RECALL: dict[str, tuple[str, str]] = {
+    TaskStatus.READY: (TaskStatus.IN_PROGRESS, "ready_at"),
+    TaskStatus.COMPLETED: (TaskStatus.READY, "completed_at"),
+}
+
+
+class ActorType(models.TextChoices):
+    """Who made a change recorded by an event (``TaskEvent.actor["type"]``)."""
+
+    USER = "user", _("User")
+    SCREEN = "screen", _("Screen")
+    SYSTEM = "system", _("System")

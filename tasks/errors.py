@@ -15,6 +15,16 @@ class TaskNotActive(ConflictError):
     default_message = _("Items can only be marked while the task is pending, accepted or started.")
 
 
+class TaskLocked(ConflictError):
+    code = "TASK_LOCKED"
+    default_message = _("The task can only be edited while it is pending or accepted.")
+
+
+class RecallWindowPassed(ConflictError):
+    code = "RECALL_WINDOW_PASSED"
+    default_message = _("It is too late to recall this task.")
+
+
 class AgentNotFound(ApplicationError):
     status_code = 400
     code = "AGENT_NOT_FOUND"

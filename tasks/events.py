@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import redis
@@ -24,7 +25,8 @@ from django_redis import get_redis_connection
 
 from agents.cache import catalog_cache_bump
 
-from .models import TaskEvent
+from .choices import ActorType
+from .models import TaskEvent, system_actor
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +38,31 @@ WITH counter AS (
     ON CONFLICT (id) DO UPDATE SET last_seq = tasks_eventcounter.last_seq + 1
     RETURNING last_seq
 )
-INSERT INTO tasks_taskevent (seq, type, task_id, category_ids, payload, at)
-SELECT last_seq, %s, %s, %s::bigint[], %s::jsonb, %s FROM counter
+INSERT INTO tasks_taskevent (seq, type, task_id, category_ids, payload, actor, at)
+SELECT last_seq, %s, %s, %s::bigint[], %s::jsonb, %s::jsonb, %s FROM counter
 RETURNING id, seq
 """
+
+
+@dataclass(frozen=True)
+class ScreenActor:
+    """A display screen acting over its WebSocket (it is not a user)."""
+
+    id: int
+    name: str
+
+
+def event_actor(*, user=None, screen: ScreenActor | None = None) -> dict:
+    """The ``actor`` of an event: the screen, else the signed-in user, else the system."""
+    if screen is not None:
+        return {"type": ActorType.SCREEN.value, "id": screen.id, "name": screen.name}
+    if user is not None and getattr(user, "is_authenticated", False):
+        return {
+            "type": ActorType.USER.value,
+            "id": user.pk,
+            "name": user.full_name or user.email,
+        }
+    return system_actor()
 
 
 def events_group_name(schema_name: str) -> str:
@@ -54,27 +77,49 @@ def event_to_message(event: TaskEvent) -> dict:
         "seq": event.seq,
         "at": timezone.localtime(event.at).isoformat(),
         "category_ids": list(event.category_ids),
+        "actor": event.actor,
         "data": event.payload,
     }
 
 
 def event_emit(
-    *, type: str, payload: dict, task=None, category_ids: Iterable[int] = ()
+    *,
+    type: str,
+    payload: dict,
+    task=None,
+    category_ids: Iterable[int] = (),
+    actor: dict | None = None,
 ) -> TaskEvent:
-    """Append an event (inside the current transaction) and publish it after commit."""
+    """Append an event (inside the current transaction) and publish it after commit.
+    ``actor``: ``event_actor(...)``; the system when not given."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it records")
     categories = sorted(set(category_ids))
+    actor = actor or system_actor()
     at = timezone.now()
     task_id = getattr(task, "pk", None)
     with connection.cursor() as cursor:
         cursor.execute(
             _EMIT_SQL,
-            [str(type), task_id, categories, json.dumps(payload, cls=DjangoJSONEncoder), at],
+            [
+                str(type),
+                task_id,
+                categories,
+                json.dumps(payload, cls=DjangoJSONEncoder),
+                json.dumps(actor),
+                at,
+            ],
         )
         event_id, seq = cursor.fetchone()
     event = TaskEvent(
-        id=event_id, seq=seq, type=type, task=task, category_ids=categories, payload=payload, at=at
+        id=event_id,
+        seq=seq,
+        type=type,
+        task=task,
+        category_ids=categories,
+        payload=payload,
+        actor=actor,
+        at=at,
     )
     events_publish_on_commit([event])
     return event

@@ -2,8 +2,9 @@ import django_filters
 
 from core.filters import BoundedIsoDateTimeFilter
 
-from .choices import TaskStatus
-from .models import Task
+from .choices import TaskPriority, TaskStatus
+from .constants import SEARCH_MAX_LENGTH
+from .models import Task, TaskSearchText
 
 _TRUE_VALUES = ("true", "1")
 _BOOLEAN_VALUES = ("true", "false", "1", "0")
@@ -13,6 +14,10 @@ class TaskFilter(django_filters.FilterSet):
     """Query filters of the task list (``?status=pending&status=ready`` for several)."""
 
     status = django_filters.MultipleChoiceFilter(choices=TaskStatus.choices)
+    priority = django_filters.ChoiceFilter(choices=TaskPriority.choices)
+    # Case-insensitive "contains" over number, workspace and customer name, served by the
+    # trigram index on the same expression (tasks.models.TaskSearchText).
+    search = django_filters.CharFilter(method="filter_search", max_length=SEARCH_MAX_LENGTH)
     business_date = django_filters.DateFilter()
     business_date_from = django_filters.DateFilter(field_name="business_date", lookup_expr="gte")
     business_date_to = django_filters.DateFilter(field_name="business_date", lookup_expr="lte")
@@ -28,3 +33,12 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = Task
         fields = []
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        # upper() as the index does; "|" would match across two fields (the separator).
+        return queryset.alias(search_text=TaskSearchText()).filter(
+            search_text__contains=value.upper()
+        )

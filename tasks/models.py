@@ -1,12 +1,36 @@
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import tenant_user_fk
 
-from .choices import EventType, TaskStatus
+from .choices import TASK_ORDERING, ActorType, EventType, TaskPriority, TaskStatus
+from .constants import NOTE_SCORE_MAX, NOTE_SCORE_MIN, NOTE_TEXT_MAX_LENGTH
+
+
+def system_actor() -> dict:
+    """The actor of changes nobody made by hand (expiry job, migrations)."""
+    return {"type": ActorType.SYSTEM.value}
+
+
+class TaskSearchText(Func):
+    """``UPPER(number || ' | ' || workspace || ' | ' || customer_name)``: what ``?search=``
+    matches, and the expression of its trigram index.
+
+    The separator is in the SQL text (``arg_joiner``), not a query parameter, so the query's
+    expression is the index's expression word for word, also under prepared statements; and a
+    search cannot match across two fields (the separator is refused in searches).
+    """
+
+    arg_joiner = " || ' | ' || "
+    template = "UPPER(%(expressions)s)"
+    output_field = models.TextField()
+
+    def __init__(self, **extra):
+        super().__init__(F("number"), F("workspace"), F("customer_name"), **extra)
 
 
 class Task(models.Model):
@@ -20,6 +44,13 @@ class Task(models.Model):
     business_date = models.DateField()
     sequence = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    # db_default: cc_task_create inserts tasks without naming it (a rush sets it afterwards).
+    priority = models.CharField(
+        max_length=8,
+        choices=TaskPriority.choices,
+        default=TaskPriority.NORMAL,
+        db_default=TaskPriority.NORMAL,
+    )
     workspace = models.CharField(max_length=20, blank=True)
     customer_name = models.CharField(max_length=100, blank=True)
     notes = models.CharField(max_length=500, blank=True)
@@ -39,9 +70,12 @@ class Task(models.Model):
     cancel_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["-pinned", "-created_at", "-id"]
+        ordering = TASK_ORDERING
         constraints = [
             models.UniqueConstraint(fields=["business_date", "sequence"], name="task_day_sequence"),
+            models.CheckConstraint(
+                condition=Q(priority__in=TaskPriority.values), name="task_priority_valid"
+            ),
             models.CheckConstraint(condition=Q(discount__gte=0), name="task_discount_non_negative"),
             models.CheckConstraint(
                 condition=Q(discount__lte=F("subtotal")), name="task_discount_le_subtotal"
@@ -54,6 +88,9 @@ class Task(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["business_date", "status"]),
             models.Index(fields=["created_at"]),
+            # ?search= (case-insensitive contains): trigrams (pg_trgm, created in the public
+            # schema by organizations/migrations/0003) serve LIKE '%...%'.
+            GinIndex(OpClass(TaskSearchText(), name="gin_trgm_ops"), name="task_search_trgm"),
         ]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
@@ -76,6 +113,9 @@ class TaskItem(models.Model):
     notes = models.CharField(max_length=200, blank=True)
     done = models.BooleanField(default=False)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Set when an edit added the line after the task was sent: boards show such lines under
+    # an "added" separator.
+    added_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -131,6 +171,12 @@ class TaskEvent(models.Model):
     # Agent categories the event concerns: screens filter by station without loading tasks.
     category_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     payload = models.JSONField(default=dict)
+    # Who made the change: {"type": "user"|"screen", "id", "name"} or {"type": "system"}.
+    # db_default: cc_task_create writes events without it (its caller sets it afterwards).
+    actor = models.JSONField(
+        default=system_actor,
+        db_default=models.Value({"type": ActorType.SYSTEM.value}, models.JSONField()),
+    )
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -140,6 +186,33 @@ class TaskEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type}"
+
+
+class TaskNote(models.Model):
+    """A note in a task's thread (a remark, a complaint), optionally with a feedback score of
+    1-5 once the task is completed; reports average the scores."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="thread")
+    author = tenant_user_fk(null=True, blank=True)
+    text = models.CharField(max_length=NOTE_TEXT_MAX_LENGTH)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True)
+                | (Q(score__gte=NOTE_SCORE_MIN) & Q(score__lte=NOTE_SCORE_MAX)),
+                name="task_note_score_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "created_at"])]
+        verbose_name = _("task note")
+        verbose_name_plural = _("task notes")
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.text[:40]}"
 
 
 class IdempotencyKey(models.Model):

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from core.exceptions import NotFoundError
 
-from .models import Task, TaskEvent
+from .models import Task, TaskEvent, TaskNote
 
 _MAX_ID = 2**63 - 1
 
@@ -38,6 +38,12 @@ def task_get(*, task_id: int) -> Task:
     if task is None:
         raise NotFoundError(details={"task_id": task_id})
     return task
+
+
+def task_note_list(*, task_id: int) -> QuerySet[TaskNote]:
+    """A task's notes, oldest first, with their authors (404 for another organization's task)."""
+    access_task(task_id=task_id)
+    return TaskNote.objects.filter(task_id=task_id).select_related("author")
 
 
 def task_event_list(*, after_seq: int, limit: int) -> list[TaskEvent]:

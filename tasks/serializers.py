@@ -11,13 +11,18 @@ from rest_framework import serializers
 from core.serializers import OrgDateTimeField
 from organizations.business_day import org_zone
 
+from .choices import TaskPriority
 from .constants import (
+    BATCH_MAX_TASKS,
     CANCEL_REASON_MAX_LENGTH,
     ITEM_NOTES_MAX_LENGTH,
     MAX_ITEMS_PER_TASK,
     MAX_QUANTITY,
+    NOTE_SCORE_MAX,
+    NOTE_SCORE_MIN,
+    NOTE_TEXT_MAX_LENGTH,
 )
-from .models import Task, TaskItem
+from .models import Task, TaskItem, TaskNote
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -54,6 +59,95 @@ class TaskCreateInputSerializer(StrictInputSerializer):
         required=False,
         default=Decimal("0.00"),
     )
+    priority = serializers.ChoiceField(
+        choices=TaskPriority.choices, required=False, default=TaskPriority.NORMAL.value
+    )
+
+
+class TaskEditItemSerializer(StrictInputSerializer):
+    """One line of the new item list of an edit: ``id`` keeps (or changes) an existing line,
+    ``agent_id`` adds one; lines of the task not listed are removed."""
+
+    id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    agent_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    notes = serializers.CharField(
+        max_length=ITEM_NOTES_MAX_LENGTH, required=False, allow_blank=True
+    )
+
+    def validate(self, attrs):
+        if ("id" in attrs) == ("agent_id" in attrs):
+            raise serializers.ValidationError(
+                _("Give either id (an existing line) or agent_id (a new line).")
+            )
+        return attrs
+
+
+class TaskUpdateInputSerializer(StrictInputSerializer):
+    """``PATCH /tasks/{id}/``: only the fields sent change. ``items`` (managers) is the whole
+    new list of lines."""
+
+    workspace = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    customer_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    notes = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
+    items = TaskEditItemSerializer(
+        many=True, required=False, allow_empty=False, max_length=MAX_ITEMS_PER_TASK
+    )
+
+    def validate_items(self, items):
+        ids = [line["id"] for line in items if "id" in line]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError(_("Each existing line may be listed once."))
+        return items
+
+
+class TaskNoteInputSerializer(StrictInputSerializer):
+    text = serializers.CharField(max_length=NOTE_TEXT_MAX_LENGTH)
+    score = serializers.IntegerField(
+        min_value=NOTE_SCORE_MIN, max_value=NOTE_SCORE_MAX, required=False, allow_null=True
+    )
+
+
+class TaskNoteSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+    created_at = OrgDateTimeField(read_only=True)
+
+    class Meta:
+        model = TaskNote
+        fields = ["id", "task_id", "author", "text", "score", "created_at"]
+        read_only_fields = fields
+
+    def get_author(self, note) -> dict | None:
+        author = note.author
+        if author is None:
+            return None
+        return {"id": author.pk, "name": author.full_name or author.email}
+
+
+class TaskBatchInputSerializer(StrictInputSerializer):
+    """The envelope of a batch: each task is validated on its own afterwards (a bad one,
+    even one that is not an object, fails alone), so entries are any JSON here."""
+
+    tasks = serializers.ListField(
+        child=serializers.JSONField(), allow_empty=False, max_length=BATCH_MAX_TASKS
+    )
+
+
+class TaskBatchResultSerializer(serializers.Serializer):
+    """One entry of a batch answer: the created task, or the error of that one task."""
+
+    status = serializers.IntegerField(help_text="201, or the error's HTTP status.")
+    task = serializers.DictField(required=False, help_text="The task (as in create) when 201.")
+    error = serializers.DictField(
+        required=False, help_text="The error envelope's body {code, message, details}."
+    )
+
+
+class TaskBatchAnswerSerializer(serializers.Serializer):
+    results = TaskBatchResultSerializer(many=True)
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
 
 
 _CREATE_TEXT_LIMITS = {"workspace": 20, "customer_name": 100, "notes": 500}
@@ -82,7 +176,7 @@ def task_create_input_fast(data) -> dict | None:
     strings, no discount: a discount goes through the serializer), and returns the same data;
     tasks/tests/test_create_input.py checks both agree on generated bodies.
     """
-    if type(data) is not dict or not set(data) <= {"items", *_CREATE_TEXT_LIMITS}:
+    if type(data) is not dict or not set(data) <= {"items", "priority", *_CREATE_TEXT_LIMITS}:
         return None
     items = data.get("items")
     if type(items) is not list or not 0 < len(items) <= MAX_ITEMS_PER_TASK:
@@ -108,7 +202,11 @@ def task_create_input_fast(data) -> dict | None:
         if not _plain_text(value, max_length):
             return None
         validated[name] = value
+    priority = data.get("priority", TaskPriority.NORMAL.value)
+    if type(priority) is not str or priority not in TaskPriority.values:
+        return None
     validated["discount"] = Decimal("0.00")
+    validated["priority"] = priority
     return validated
 
 
@@ -124,6 +222,7 @@ class TaskItemSerializer(serializers.ModelSerializer):
     agent_id = serializers.IntegerField(read_only=True)
     category_id = serializers.IntegerField(source="category_id_snapshot", read_only=True)
     done_at = OrgDateTimeField(read_only=True)
+    added_at = OrgDateTimeField(read_only=True)
 
     class Meta:
         model = TaskItem
@@ -139,11 +238,12 @@ class TaskItemSerializer(serializers.ModelSerializer):
             "notes",
             "done",
             "done_at",
+            "added_at",
         ]
         read_only_fields = fields
 
 
-def _output_zone():
+def output_zone():
     tenant = getattr(connection, "tenant", None)
     if tenant is not None and getattr(tenant, "timezone", None):
         return org_zone(tenant)
@@ -175,6 +275,7 @@ def task_item_representation(item: TaskItem, zone) -> dict:
         "notes": item.notes,
         "done": item.done,
         "done_at": _iso(item.done_at, zone),
+        "added_at": _iso(item.added_at, zone),
     }
 
 
@@ -183,7 +284,7 @@ def task_representation(task: Task, items: list[TaskItem] | None = None) -> dict
     change (API answer and event payload), where DRF's generic field machinery costs several
     milliseconds. ``TaskSerializer`` declares the same fields for the schema, and a test checks
     that both render the same. ``items`` default to ``task.items.all()``."""
-    zone = _output_zone()
+    zone = output_zone()
     if items is None:
         items = task.items.all()
     return {
@@ -191,6 +292,7 @@ def task_representation(task: Task, items: list[TaskItem] | None = None) -> dict
         "number": task.number,
         "business_date": task.business_date.isoformat(),
         "status": task.status,
+        "priority": task.priority,
         "workspace": task.workspace,
         "customer_name": task.customer_name,
         "notes": task.notes,
@@ -237,6 +339,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "number",
             "business_date",
             "status",
+            "priority",
             "workspace",
             "customer_name",
             "notes",
@@ -273,6 +376,9 @@ class TaskEventSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     at = serializers.DateTimeField()
     category_ids = serializers.ListField(child=serializers.IntegerField())
+    actor = serializers.DictField(
+        help_text='{"type": "user"|"screen", "id", "name"} or {"type": "system"}.'
+    )
     data = serializers.DictField()
 
 

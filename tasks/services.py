@@ -1,4 +1,5 @@
-"""Writes of the task flow: create, the status machine, item completion, pinning and expiry.
+"""Writes of the task flow: create, the status machine, item completion, pinning, edits,
+recall, notes and expiry.
 
 Lock order, the same in every transaction so that none can deadlock another:
 
@@ -30,16 +31,19 @@ from django.utils.translation import gettext_lazy as _
 from agents.choices import StockReason
 from agents.models import StockMovement
 from agents.selectors import agents_orderable
-from agents.stock import InsufficientStock, agents_lock, stock_give_back
+from agents.stock import InsufficientStock, agents_lock, stock_give_back, stock_take
 from core.exceptions import NotFoundError
 from organizations.business_day import business_date
 
 from .choices import (
     ADVANCE,
+    EDITABLE_STATUSES,
     ITEM_MARKABLE_STATUSES,
+    RECALL,
     STATUS_TIMESTAMP,
     TRANSITIONS,
     EventType,
+    TaskPriority,
     TaskStatus,
 )
 from .constants import CANCEL_REASON_MAX_LENGTH, EXPIRY_BATCH_SIZE
@@ -47,19 +51,23 @@ from .errors import (
     AgentNotFound,
     AgentUnavailable,
     InvalidTransition,
+    RecallWindowPassed,
+    TaskLocked,
     TaskNotActive,
     field_error,
 )
-from .events import event_emit, events_publish_on_commit
-from .models import IdempotencyKey, Task, TaskEvent, TaskItem
+from .events import ScreenActor, event_actor, event_emit, events_publish_on_commit
+from .models import IdempotencyKey, Task, TaskEvent, TaskItem, TaskNote, system_actor
 from .selectors import access_task
-from .serializers import task_representation
+from .serializers import output_zone, task_item_representation, task_representation
 
 CENT = Decimal("0.01")
 
+# cc_task_create_by: cc_task_create, then the priority and the events' actor (see
+# tasks/migrations/0004_*).
 _CREATE_SQL = (
-    "SELECT cc_task_create(%s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::integer[], "
-    "%s::jsonb, %s::bigint[])"
+    "SELECT cc_task_create_by(%s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], "
+    "%s::integer[], %s::jsonb, %s::bigint[])"
 )
 
 
@@ -108,14 +116,24 @@ def _items_of(task: Task) -> list[TaskItem]:
     return items
 
 
-def _task_event(task: Task, type: str) -> None:
-    """Record (and publish after commit) a task event: the last step of every change."""
+def _task_event(
+    task: Task, type: str, *, actor: dict, extra: dict | None = None, category_ids=()
+) -> None:
+    """Record (and publish after commit) a task event: the last step of every change.
+
+    ``extra``: keys added to the payload next to the task's (what an edit changed, where a
+    recall came from); ``category_ids``: categories concerned besides the current items' (an
+    edit's removed lines: their station must hear of it)."""
     items = _items_of(task)
+    payload = task_serialize(task)
+    if extra:
+        payload.update(extra)
     event_emit(
         type=type,
-        payload=task_serialize(task),
+        payload=payload,
         task=task,
-        category_ids={item.category_id_snapshot for item in items},
+        category_ids={item.category_id_snapshot for item in items} | set(category_ids),
+        actor=actor,
     )
 
 
@@ -146,6 +164,7 @@ def task_create(
     customer_name: str = "",
     notes: str = "",
     discount: Decimal = Decimal("0"),
+    priority: str = TaskPriority.NORMAL,
     now: datetime | None = None,
 ) -> Task:
     """Create a task in one transaction: stock taken, prices snapshotted, number allocated.
@@ -205,6 +224,7 @@ def task_create(
     task = Task(
         business_date=business_date(organization, now),
         status=TaskStatus.PENDING,
+        priority=priority,
         workspace=workspace,
         customer_name=customer_name,
         notes=notes,
@@ -220,8 +240,11 @@ def task_create(
     # The payload is built once: the function inserts its items, the event and the answer
     # carry it with the ids filled in.
     payload = task_serialize(task, lines)
+    actor = event_actor(user=user)
     try:
-        result = _create_write(task=task, take=take, payload=payload, categories=categories)
+        result = _create_write(
+            task=task, take=take, payload=payload, categories=categories, actor=actor
+        )
     except IntegrityError as exc:
         # An unlimited agent (never locked) deleted since the read: its item's foreign key
         # fails when the statement commits. Refused as the read would have refused it.
@@ -251,6 +274,7 @@ def task_create(
             type=event["type"],
             category_ids=event["category_ids"],
             payload=event["payload"],
+            actor=actor,
             at=now,
         )
         for event in result["stock_events"]
@@ -262,6 +286,7 @@ def task_create(
             task=task,
             category_ids=categories,
             payload=payload,
+            actor=actor,
             at=now,
         )
     )
@@ -270,12 +295,17 @@ def task_create(
     return task
 
 
-def _create_write(*, task: Task, take: dict[int, int], payload: dict, categories) -> dict:
-    """Call ``cc_task_create``; its answer (ids, number, events, or a refusal) as a dict."""
+def _create_write(
+    *, task: Task, take: dict[int, int], payload: dict, categories, actor: dict | None = None
+) -> dict:
+    """Call ``cc_task_create_by``; its answer (ids, number, events, or a refusal) as a dict.
+    ``actor``: of the events it writes (the system when not given)."""
     with connection.prepared_cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             [
+                task.priority,
+                json.dumps(actor or system_actor()),
                 task.business_date,
                 task.created_at,
                 task.created_by_id,
@@ -310,7 +340,7 @@ def _stock_shortfall(agents: dict, quantities: dict[int, int]) -> list[dict]:
 # --- status machine --------------------------------------------------------------------------
 
 
-def _stock_restore(task: Task, *, reason: str, user) -> None:
+def _stock_restore(task: Task, *, reason: str, user, actor: dict) -> None:
     # What the task really took, from the ledger: an agent that became limited (or unlimited)
     # since the task was created gets back exactly what it gave, never more.
     taken = {
@@ -326,11 +356,18 @@ def _stock_restore(task: Task, *, reason: str, user) -> None:
     quantities = {aid: q for aid, q in taken.items() if aid in agents}
     if quantities:
         stock_give_back(
-            agents=agents, quantities=quantities, task_id=task.id, reason=reason, user=_user(user)
+            agents=agents,
+            quantities=quantities,
+            task_id=task.id,
+            reason=reason,
+            user=_user(user),
+            actor=actor,
         )
 
 
-def _status_apply(task: Task, to_status: str, *, user, reason: str, now: datetime) -> None:
+def _status_apply(
+    task: Task, to_status: str, *, user, reason: str, now: datetime, actor: dict
+) -> None:
     """Move a locked task one legal step; restores stock on cancel and expiry."""
     if to_status not in TRANSITIONS.get(task.status, frozenset()):
         raise InvalidTransition(details={"from": task.status, "to": to_status})
@@ -353,9 +390,9 @@ def _status_apply(task: Task, to_status: str, *, user, reason: str, now: datetim
         fields.append(stamp)
     task.save(update_fields=fields)
     if to_status == TaskStatus.CANCELLED:
-        _stock_restore(task, reason=StockReason.CANCEL, user=user)
+        _stock_restore(task, reason=StockReason.CANCEL, user=user, actor=actor)
     elif to_status == TaskStatus.EXPIRED:
-        _stock_restore(task, reason=StockReason.EXPIRE, user=user)
+        _stock_restore(task, reason=StockReason.EXPIRE, user=user, actor=actor)
 
 
 def _status_event_type(to_status: str) -> str:
@@ -369,26 +406,35 @@ def task_transition(
     *, task_id: int, to_status: str, user=None, reason: str = "", now: datetime | None = None
 ) -> Task:
     """Move a task to ``to_status`` if the status machine allows it (409 otherwise)."""
+    actor = event_actor(user=user)
     task = access_task(task_id=task_id, lock=True)
-    _status_apply(task, to_status, user=user, reason=reason, now=now or timezone.now())
-    _task_event(task, _status_event_type(to_status))
+    _status_apply(task, to_status, user=user, reason=reason, now=now or timezone.now(), actor=actor)
+    _task_event(task, _status_event_type(to_status), actor=actor)
     return task
 
 
 @transaction.atomic
-def task_advance(*, task_id: int, user=None) -> Task:
+def task_advance(*, task_id: int, user=None, screen: ScreenActor | None = None) -> Task:
     """The display screen's bump: pending -> accepted -> in_progress -> ready -> completed."""
+    actor = event_actor(user=user, screen=screen)
     task = access_task(task_id=task_id, lock=True)
     to_status = ADVANCE.get(task.status)
     if to_status is None:
         raise InvalidTransition(details={"from": task.status, "to": None})
-    _status_apply(task, to_status, user=user, reason="", now=timezone.now())
-    _task_event(task, EventType.TASK_STATUS_CHANGED)
+    _status_apply(task, to_status, user=user, reason="", now=timezone.now(), actor=actor)
+    _task_event(task, EventType.TASK_STATUS_CHANGED, actor=actor)
     return task
 
 
 @transaction.atomic
-def task_item_set_done(*, task_id: int, item_id: int, done: bool = True, user=None) -> Task:
+def task_item_set_done(
+    *,
+    task_id: int,
+    item_id: int,
+    done: bool = True,
+    user=None,
+    screen: ScreenActor | None = None,
+) -> Task:
     """Mark one item (un)done.
 
     Marking an item done on a pending or accepted task means the work has started: the task
@@ -397,6 +443,7 @@ def task_item_set_done(*, task_id: int, item_id: int, done: bool = True, user=No
     ``TASK_NOT_ACTIVE``). Setting an item to the state it already has changes nothing (no
     error, no event), whatever the task's status: screens may repeat a tap.
     """
+    actor = event_actor(user=user, screen=screen)
     task = access_task(task_id=task_id, lock=True)
     items = _items_of(task)
     item = next((i for i in items if i.id == item_id), None)
@@ -415,13 +462,13 @@ def task_item_set_done(*, task_id: int, item_id: int, done: bool = True, user=No
     if done:
         target = TaskStatus.READY if all(i.done for i in items) else TaskStatus.IN_PROGRESS
         while task.status != target:
-            _status_apply(task, ADVANCE[task.status], user=user, reason="", now=now)
+            _status_apply(task, ADVANCE[task.status], user=user, reason="", now=now, actor=actor)
     if task.status != status_before:
-        _task_event(task, EventType.TASK_STATUS_CHANGED)
+        _task_event(task, EventType.TASK_STATUS_CHANGED, actor=actor)
     else:
         Task.objects.filter(pk=task.pk).update(updated_at=now)
         task.updated_at = now
-        _task_event(task, EventType.TASK_UPDATED)
+        _task_event(task, EventType.TASK_UPDATED, actor=actor)
     return task
 
 
@@ -433,8 +480,274 @@ def task_set_pinned(*, task_id: int, pinned: bool, user=None) -> Task:
         return task
     task.pinned = pinned
     task.save(update_fields=["pinned", "updated_at"])
-    _task_event(task, EventType.TASK_UPDATED)
+    _task_event(task, EventType.TASK_UPDATED, actor=event_actor(user=user))
     return task
+
+
+# --- recall ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_recall(
+    *, task_id: int, user=None, screen: ScreenActor | None = None, now: datetime | None = None
+) -> Task:
+    """Undo a bump: ``ready -> in_progress`` or ``completed -> ready``, within the
+    organization's ``recall_minutes`` of the ready / completed timestamp, which is cleared (the
+    task is not ready / completed any more). ``task.recalled`` event.
+
+    Any other status: 409 ``INVALID_TRANSITION``; too late: 409 ``RECALL_WINDOW_PASSED``.
+    Items keep their done flags: the kitchen un-marks what has to be redone.
+    """
+    actor = event_actor(user=user, screen=screen)
+    now = now or timezone.now()
+    task = access_task(task_id=task_id, lock=True)
+    if task.status not in RECALL:
+        raise InvalidTransition(details={"from": task.status, "to": None, "action": "recall"})
+    to_status, stamp = RECALL[task.status]
+    since = getattr(task, stamp)
+    minutes = connection.tenant.recall_minutes
+    if since is None or now - since > timedelta(minutes=minutes):
+        raise RecallWindowPassed(
+            details={
+                "status": task.status,
+                "since": since.isoformat() if since else None,
+                "recall_minutes": minutes,
+            }
+        )
+    from_status = task.status
+    task.status = to_status
+    setattr(task, stamp, None)
+    task.updated_at = now
+    task.save(update_fields=["status", stamp, "updated_at"])
+    _task_event(
+        task,
+        EventType.TASK_RECALLED,
+        actor=actor,
+        extra={"recall": {"from": from_status, "to": to_status}},
+    )
+    return task
+
+
+# --- edits -----------------------------------------------------------------------------------
+
+
+def _taken_by(task_id: int, agent_ids) -> dict[int, int]:
+    # What the task holds now per agent, from the ledger (never the items: an agent limited
+    # after the order was placed gave it nothing, and gets nothing back).
+    rows = (
+        StockMovement.objects.filter(task_id=task_id, agent_id__in=list(agent_ids))
+        .values("agent_id")
+        .annotate(net=Sum("delta"))
+    )
+    return {row["agent_id"]: -row["net"] for row in rows if row["net"] < 0}
+
+
+def _edit_lines(task: Task, lines: list[dict], *, now: datetime) -> dict:
+    """Plan the new item list (nothing written): kept/changed lines, added and removed ones,
+    the quantity difference per agent. 400 for a line id of another task, 400/409 for an added
+    agent that is unknown or unavailable."""
+    current = {item.id: item for item in _items_of(task)}
+    unknown = [line["id"] for line in lines if "id" in line and line["id"] not in current]
+    if unknown:
+        raise field_error("items", _("Unknown line of this task: %(ids)s.") % {"ids": unknown})
+    kept_ids = {line["id"] for line in lines if "id" in line}
+    removed = [item for item_id, item in current.items() if item_id not in kept_ids]
+    changed: list[tuple[TaskItem, int, str]] = []
+    for line in lines:
+        if "id" not in line:
+            continue
+        item = current[line["id"]]
+        notes = line.get("notes", item.notes)
+        if line["quantity"] != item.quantity or notes != item.notes:
+            changed.append((item, line["quantity"], notes))
+
+    new_agent_ids = {line["agent_id"] for line in lines if "agent_id" in line}
+    agents = agents_orderable(ids=new_agent_ids) if new_agent_ids else {}
+    missing = sorted(new_agent_ids - set(agents))
+    if missing:
+        raise AgentNotFound(details={"agent_ids": missing})
+    unavailable = [agents[aid] for aid in sorted(new_agent_ids) if not agents[aid].is_available]
+    if unavailable:
+        raise AgentUnavailable(
+            details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
+        )
+    added = [
+        task_item_snapshot(
+            agents[line["agent_id"]],
+            category_name=agents[line["agent_id"]].category_name,
+            quantity=line["quantity"],
+            notes=line.get("notes", ""),
+        )
+        for line in lines
+        if "agent_id" in line
+    ]
+    for item in added:
+        item.task_id = task.id
+        item.added_at = now
+
+    diff: dict[int, int] = defaultdict(int)
+    for item in removed:
+        diff[item.agent_id] -= item.quantity
+    for item, quantity, _notes in changed:
+        diff[item.agent_id] += quantity - item.quantity
+    for item in added:
+        diff[item.agent_id] += item.quantity
+    return {
+        "removed": removed,
+        "changed": changed,
+        "added": added,
+        "diff": {aid: d for aid, d in diff.items() if d},
+    }
+
+
+def _edit_stock(task: Task, diff: dict[int, int], *, user, actor: dict) -> None:
+    """Move the stock difference of an edit through the ledger, under the agents' locks (taken
+    after the task's, ascending id): take for agents that gain (409 ``INSUFFICIENT_STOCK`` naming
+    every short one, nothing written), give back to agents that lose at most what this task
+    holds of them."""
+    if not diff:
+        return
+    agents = agents_lock(diff)
+    more = {aid: d for aid, d in diff.items() if d > 0 and aid in agents}
+    held = _taken_by(task.id, [aid for aid, d in diff.items() if d < 0])
+    back = {aid: min(-d, held[aid]) for aid, d in diff.items() if d < 0 and held.get(aid)}
+    back = {aid: q for aid, q in back.items() if aid in agents}
+    if more:
+        stock_take(agents=agents, quantities=more, task_id=task.id, user=_user(user), actor=actor)
+    if back:
+        stock_give_back(
+            agents=agents,
+            quantities=back,
+            task_id=task.id,
+            reason=StockReason.CANCEL,
+            user=_user(user),
+            actor=actor,
+        )
+
+
+_EDIT_FIELDS = ("workspace", "customer_name", "notes", "priority")
+
+
+@transaction.atomic
+def task_update(
+    *,
+    task_id: int,
+    user=None,
+    items: list[dict] | None = None,
+    now: datetime | None = None,
+    **fields,
+) -> Task:
+    """Edit a task while it is ``pending`` or ``accepted`` (409 ``TASK_LOCKED`` after).
+
+    ``fields``: any of workspace, customer_name, notes, priority. ``items``: the whole new list
+    of lines, each ``{"id", "quantity", "notes"?}`` (an existing line, kept or changed) or
+    ``{"agent_id", "quantity", "notes"?}`` (added); lines left out are removed. The stock
+    difference goes through the ledger, totals are recomputed (the discount must still fit the
+    subtotal: 400), and one ``task.updated`` event carries the task with its new items and
+    ``changes`` (fields before/after, lines added, removed, changed). Who may change items
+    (managers) is the caller's check. Nothing changed: no write, no event.
+    """
+    unknown = set(fields) - set(_EDIT_FIELDS)
+    if unknown:
+        raise TypeError(f"task_update: unexpected fields {sorted(unknown)}")
+    actor = event_actor(user=user)
+    now = now or timezone.now()
+    task = access_task(task_id=task_id, lock=True)
+    if task.status not in EDITABLE_STATUSES:
+        raise TaskLocked(
+            details={
+                "status": task.status,
+                "fields": sorted([*fields, *(["items"] if items else [])]),
+            }
+        )
+    field_changes = {
+        name: [getattr(task, name), value]
+        for name, value in fields.items()
+        if getattr(task, name) != value
+    }
+    plan = _edit_lines(task, items, now=now) if items is not None else None
+    lines_changed = plan is not None and (plan["removed"] or plan["changed"] or plan["added"])
+    if not field_changes and not lines_changed:
+        return task
+
+    update_fields = ["updated_at", *field_changes]
+    for name, (_before, after) in field_changes.items():
+        setattr(task, name, after)
+    changes: dict = {"fields": field_changes, "added": [], "removed": [], "changed": []}
+    removed_categories: set[int] = set()
+    if lines_changed:
+        kept = [item for item in _items_of(task) if item not in plan["removed"]]
+        new_quantity = {item.id: (quantity, notes) for item, quantity, notes in plan["changed"]}
+        subtotal = Decimal("0.00")
+        for item in kept:
+            quantity = new_quantity.get(item.id, (item.quantity,))[0]
+            subtotal += (item.unit_price * quantity).quantize(CENT)
+        subtotal += sum((item.line_total for item in plan["added"]), Decimal("0.00"))
+        if task.discount > subtotal:
+            raise field_error(
+                "items",
+                _("The discount (%(discount)s) would exceed the new subtotal (%(subtotal)s).")
+                % {"discount": task.discount, "subtotal": subtotal},
+            )
+        _edit_stock(task, plan["diff"], user=user, actor=actor)
+
+        zone = output_zone()
+        for item in plan["removed"]:
+            removed_categories.add(item.category_id_snapshot)
+        changes["removed"] = [task_item_representation(i, zone) for i in plan["removed"]]
+        TaskItem.objects.filter(pk__in=[item.pk for item in plan["removed"]]).delete()
+        for item, quantity, notes in plan["changed"]:
+            changes["changed"].append(
+                {
+                    "id": item.id,
+                    "agent_id": item.agent_id,
+                    "agent_name": item.agent_name,
+                    "quantity": [item.quantity, quantity],
+                    "notes": [item.notes, notes],
+                }
+            )
+            item.quantity = quantity
+            item.notes = notes
+            item.line_total = (item.unit_price * quantity).quantize(CENT)
+            item.save(update_fields=["quantity", "notes", "line_total"])
+        TaskItem.objects.bulk_create(plan["added"])
+        changes["added"] = [task_item_representation(i, zone) for i in plan["added"]]
+        _items_cache(task, sorted(kept + plan["added"], key=lambda item: item.id))
+        task.subtotal = subtotal
+        task.total = subtotal - task.discount
+        update_fields += ["subtotal", "total"]
+    task.updated_at = now
+    task.save(update_fields=update_fields)
+    _task_event(
+        task,
+        EventType.TASK_UPDATED,
+        actor=actor,
+        extra={"changes": changes},
+        category_ids=removed_categories,
+    )
+    return task
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_note_create(
+    *, task_id: int, user, text: str, score: int | None = None, now: datetime | None = None
+) -> TaskNote:
+    """Add a note to a task's thread. A ``score`` (1-5, feedback) only on a completed task
+    (400 naming ``score`` otherwise); the task row is locked so a concurrent recall cannot
+    slip between the check and the note."""
+    task = access_task(task_id=task_id, lock=score is not None)
+    text = text.strip()
+    if not text:
+        raise field_error("text", _("This field may not be blank."))
+    if score is not None and task.status != TaskStatus.COMPLETED:
+        raise field_error("score", _("A score can only be given once the task is completed."))
+    note = TaskNote.objects.create(
+        task=task, author=_user(user), text=text, score=score, created_at=now or timezone.now()
+    )
+    return note
 
 
 # --- expiry ----------------------------------------------------------------------------------
@@ -469,8 +782,9 @@ def task_expire_stale(*, now: datetime | None = None) -> int:
                 )
                 if task is None:
                     continue
-                _status_apply(task, TaskStatus.EXPIRED, user=None, reason="", now=now)
-                _task_event(task, EventType.TASK_STATUS_CHANGED)
+                actor = event_actor()
+                _status_apply(task, TaskStatus.EXPIRED, user=None, reason="", now=now, actor=actor)
+                _task_event(task, EventType.TASK_STATUS_CHANGED, actor=actor)
                 expired += 1
 
 

@@ -7,31 +7,43 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import policy
 from core.api import TenantViewSet
+from core.exceptions import ApplicationError
+from core.permissions import principal_role
 from core.schema import ErrorSerializer
 
-from .choices import TaskStatus
+from .batch import task_create_batch, task_create_batch_idempotent
+from .choices import TASK_ORDERING, TaskStatus
 from .constants import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, IDEMPOTENCY_KEY_MAX_LENGTH
 from .errors import field_error
 from .events import event_to_message
 from .filters import TaskFilter
 from .idempotency import idempotent_call, request_fingerprint
-from .selectors import task_event_list, task_get, task_list
+from .selectors import task_event_list, task_get, task_list, task_note_list
 from .serializers import (
     StrictInputSerializer,
+    TaskBatchAnswerSerializer,
+    TaskBatchInputSerializer,
     TaskCancelInputSerializer,
     TaskCreateInputSerializer,
     TaskEventPageSerializer,
     TaskItemDoneInputSerializer,
+    TaskNoteInputSerializer,
+    TaskNoteSerializer,
     TaskSerializer,
+    TaskUpdateInputSerializer,
     task_create_input_fast,
 )
 from .services import (
     task_create,
     task_item_set_done,
+    task_note_create,
+    task_recall,
     task_serialize,
     task_set_pinned,
     task_transition,
+    task_update,
 )
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -70,8 +82,16 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
 
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
-    ordering_fields = ["created_at", "number", "total", "status", "business_date", "pinned"]
-    ordering = ["-pinned", "-created_at", "-id"]
+    ordering_fields = [
+        "created_at",
+        "number",
+        "total",
+        "status",
+        "business_date",
+        "pinned",
+        "priority",
+    ]
+    ordering = TASK_ORDERING
 
     def get_queryset(self):
         return task_list()
@@ -114,6 +134,130 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
     @extend_schema(summary="A task with its items.", responses={200: TaskSerializer})
     def retrieve(self, request, pk=None):
         return Response(TaskSerializer(task_get(task_id=int(pk))).data)
+
+    @extend_schema(
+        summary="Edit a pending or accepted task: workspace, customer, notes, priority; items "
+        "(managers and owners).",
+        description=(
+            "Only the fields sent change. `items` is the whole new list of lines: `{id, "
+            "quantity, notes?}` keeps or changes an existing line, `{agent_id, quantity, "
+            "notes?}` adds one, a line left out is removed. The stock difference goes through "
+            "the ledger and totals are recomputed. One `task.updated` event with `changes`."
+        ),
+        request=TaskUpdateInputSerializer,
+        responses={
+            200: TaskSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="VALIDATION_ERROR (discount above the new subtotal, "
+                "unknown line), AGENT_NOT_FOUND",
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="PERMISSION_DENIED (items by staff)"),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="TASK_LOCKED (in_progress or later), INSUFFICIENT_STOCK, "
+                "AGENT_UNAVAILABLE",
+            ),
+        },
+    )
+    def partial_update(self, request, pk=None):
+        data = TaskUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        items = fields.pop("items", None)
+        if items is not None and not policy.permits_field(
+            "task", "partial_update", "items", role=principal_role(request)
+        ):
+            raise ApplicationError(
+                _("Only managers and owners can change the items of a task."),
+                code="PERMISSION_DENIED",
+                status=403,
+            )
+        task = task_update(task_id=int(pk), user=request.user, items=items, **fields)
+        return Response(task_serialize(task))
+
+    @extend_schema(
+        summary="Recall (undo a bump): ready -> in_progress, completed -> ready, within the "
+        "organization's recall_minutes.",
+        request=None,
+        responses={
+            200: TaskSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="RECALL_WINDOW_PASSED, INVALID_TRANSITION"
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def recall(self, request, pk=None):
+        self._empty_body(request)
+        task = task_recall(task_id=int(pk), user=request.user)
+        return Response(task_serialize(task))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The task's notes, oldest first (paginated).",
+        request=None,
+        responses={200: TaskNoteSerializer(many=True)},
+        filters=False,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a note (text; optional feedback score 1-5 once the task is completed).",
+        request=TaskNoteInputSerializer,
+        responses={
+            201: TaskNoteSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="VALIDATION_ERROR (score before completion)"
+            ),
+        },
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None, ordering_fields=[])
+    def notes(self, request, pk=None):
+        if request.method == "GET":
+            page = self.paginate_queryset(task_note_list(task_id=int(pk)))
+            return self.get_paginated_response(TaskNoteSerializer(page, many=True).data)
+        data = TaskNoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = task_note_create(task_id=int(pk), user=request.user, **data.validated_data)
+        return Response(TaskNoteSerializer(note).data, status=201)
+
+    @extend_schema(
+        summary="Create up to 50 tasks, each on its own; optional Idempotency-Key for the batch.",
+        description=(
+            "Each task is validated and created in its own transaction: one refused task does "
+            "not block the others. `results` lists each one in order: `{status: 201, task}` or "
+            "`{status: 4xx, error: {code, message, details}}`. 200 when every task was created, "
+            "207 when at least one was not. More than 50 tasks: 400."
+        ),
+        request=TaskBatchInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: TaskBatchAnswerSerializer,
+            207: TaskBatchAnswerSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="IDEMPOTENCY_IN_PROGRESS"),
+            422: OpenApiResponse(ErrorSerializer, description="IDEMPOTENCY_KEY_REUSED"),
+        },
+        filters=False,
+    )
+    @action(detail=False, methods=["post"], filterset_class=None, pagination_class=None)
+    def batch(self, request):
+        data = TaskBatchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entries = data.validated_data["tasks"]
+        key = _idempotency_key(request)
+        if key is None:
+            answer = task_create_batch(user=request.user, entries=entries)
+        else:
+            answer = task_create_batch_idempotent(
+                user=request.user,
+                key=key,
+                fingerprint=request_fingerprint(request.data),
+                entries=entries,
+            )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     def _transition(self, request, pk, to_status: str, reason: str = "") -> Response:
         task = task_transition(

@@ -192,6 +192,7 @@ def test_fast_path_returns_defaults_for_missing_optional_fields():
         "customer_name": "",
         "notes": "",
         "discount": Decimal("0.00"),
+        "priority": "normal",
     }
 
 

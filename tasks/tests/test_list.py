@@ -27,8 +27,8 @@ def test_list_is_paginated_with_items_pinned_first(acme, catalog):
     body = acme.client("staff").get(URL).json()
     assert body["count"] == 4 and body["next"] is None
     ids = [t["id"] for t in body["results"]]
-    # Pinned first, then newest first.
-    assert ids == [tasks[0].pk, tasks[3].pk, tasks[2].pk, tasks[1].pk]
+    # Pinned first, then (no rush here) the longest waiting first.
+    assert ids == [tasks[0].pk, tasks[1].pk, tasks[2].pk, tasks[3].pk]
     assert len(body["results"][0]["items"]) == 2
     page = acme.client("staff").get(URL, {"page_size": 2, "page": 2}).json()
     assert [t["id"] for t in page["results"]] == ids[2:]
@@ -161,4 +161,4 @@ def test_schema_documents_the_task_endpoints(acme):
 
 def test_task_ordering_model_default_matches_api(acme, catalog):
     acme.activate()
-    assert Task._meta.ordering == ["-pinned", "-created_at", "-id"]
+    assert Task._meta.ordering == ["-pinned", "-priority", "created_at", "id"]

@@ -1,0 +1,152 @@
+"""Batch create: up to 50 tasks in one call, each validated and created on its own.
+
+Each task is created in its own transaction (``task_create`` is one statement), so one refused
+task (bad input, stock, unknown agent) does not block the others, and no lock (agents, the
+day's sequence, the event counter) is held from one task to the next: a batch never makes the
+organization's other orders wait for all of it.
+
+The answer lists every task's result in order: ``{"status": 201, "task": {...}}`` or
+``{"status": 4xx, "error": {"code", "message", "details"}}``. HTTP 200 when every task was
+created, 207 (Multi-Status) when at least one was not (docs/tasks.md).
+
+``Idempotency-Key`` covers the whole batch, with the rules of create (``tasks.idempotency``):
+the key is claimed before any work; the same key and body replay the stored answer, another
+body is 422, a batch still running is 409. Because the tasks commit one by one, the results so
+far are stored with each task, in the task's transaction: a batch whose process died half way
+is resumed from there by the retry that takes over its stale claim, never created twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
+
+from core.exceptions import ApplicationError, error_body
+
+from .constants import IDEMPOTENCY_STALE_SECONDS
+from .errors import IdempotencyInProgress, IdempotencyKeyReused
+from .models import IdempotencyKey
+from .serializers import TaskCreateInputSerializer, task_create_input_fast
+from .services import task_create, task_serialize
+
+_CLAIM_SQL = """
+INSERT INTO tasks_idempotencykey (key, user_id, request_hash, created_at)
+VALUES (%s, %s, %s, %s)
+ON CONFLICT (user_id, key) DO NOTHING
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    status: int
+    body: dict
+    replayed: bool = False
+
+
+def _one(*, user, entry) -> dict:
+    """Validate and create one task of a batch; its result entry (never raises for the task's
+    own errors: they are that entry's result)."""
+    validated = task_create_input_fast(entry)
+    if validated is None:
+        serializer = TaskCreateInputSerializer(data=entry)
+        if not serializer.is_valid():
+            errors = serializer.errors
+            details = (
+                {"fields": errors} if isinstance(errors, dict) else {"non_field_errors": errors}
+            )
+            return {
+                "status": 400,
+                "error": error_body("VALIDATION_ERROR", _("Some fields are invalid."), details)[
+                    "error"
+                ],
+            }
+        validated = serializer.validated_data
+    try:
+        # A savepoint: inside the idempotent path the entry shares a transaction with its
+        # progress record, and a refused create must leave that transaction usable.
+        with transaction.atomic():
+            task = task_create(user=user, **validated)
+    except (ApplicationError, ValidationError) as exc:
+        if isinstance(exc, ValidationError):
+            exc = ApplicationError(code="VALIDATION_ERROR", details={"fields": exc.detail})
+        return {
+            "status": exc.status_code,
+            "error": error_body(exc.code, exc.message, exc.details)["error"],
+        }
+    return {"status": 201, "task": task_serialize(task)}
+
+
+def _answer(results: list[dict]) -> BatchAnswer:
+    created = sum(1 for result in results if result["status"] == 201)
+    body = {"results": results, "created": created, "failed": len(results) - created}
+    return BatchAnswer(200 if created == len(results) else 207, body)
+
+
+def task_create_batch(*, user, entries: list) -> BatchAnswer:
+    """Create every entry on its own; the list of results (no Idempotency-Key)."""
+    return _answer([_one(user=user, entry=entry) for entry in entries])
+
+
+def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | BatchAnswer:
+    """The claim's id and the results already stored (a resumed batch), or the stored answer."""
+    for _attempt in range(3):
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [key, user.pk, fingerprint, now])
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0], []
+        record = IdempotencyKey.objects.filter(user_id=user.pk, key=key).first()
+        if record is None:
+            continue  # dropped in between: claim again
+        if record.created_at < now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS):
+            IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+            continue
+        if record.request_hash != fingerprint:
+            raise IdempotencyKeyReused(details={"key": key})
+        if record.response_status is not None:
+            return BatchAnswer(record.response_status, record.response_body, replayed=True)
+        if record.created_at >= now - timedelta(seconds=IDEMPOTENCY_STALE_SECONDS):
+            raise IdempotencyInProgress(details={"key": key})
+        # Stale: its request died. Take it over (conditional on the row we saw: one taker),
+        # keeping the results it stored.
+        taken = IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at).update(
+            created_at=now
+        )
+        if taken:
+            return record.pk, list((record.response_body or {}).get("results", []))
+    raise IdempotencyInProgress(details={"key": key})
+
+
+def task_create_batch_idempotent(
+    *, user, key: str, fingerprint: str, entries: list, on_entry: Callable | None = None
+) -> BatchAnswer:
+    """``task_create_batch`` under an ``Idempotency-Key`` (module docstring)."""
+    claimed = _claim_or_answer(user=user, key=key, fingerprint=fingerprint)
+    if isinstance(claimed, BatchAnswer):
+        return claimed
+    record_id, results = claimed
+    try:
+        for entry in entries[len(results) :]:
+            with transaction.atomic():
+                results.append(_one(user=user, entry=entry))
+                IdempotencyKey.objects.filter(pk=record_id).update(
+                    response_body={"results": results}
+                )
+            if on_entry is not None:
+                on_entry(len(results))
+        answer = _answer(results)
+        IdempotencyKey.objects.filter(pk=record_id).update(
+            response_status=answer.status, response_body=answer.body
+        )
+    except BaseException:
+        if not results:
+            IdempotencyKey.objects.filter(pk=record_id).delete()
+        raise
+    return answer
