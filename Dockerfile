@@ -1,4 +1,6 @@
-# Production image: one image for web, worker and beat (the command differs).
+# Production image: one image for web, worker and beat (the command differs). Every entry point
+# defaults to config.settings.production, which refuses to start without DJANGO_SECRET_KEY and
+# DJANGO_ALLOWED_HOSTS (given at run time, never baked in: .env is in .dockerignore).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,10 +14,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends libpq5 curl \
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost \
+# Hashed, compressed static files for whitenoise. The key only lets the settings load here; it
+# is not kept in the image (an ENV would be).
+RUN DJANGO_SECRET_KEY=build-only-not-kept-in-the-image DJANGO_ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput -v 0
 
 RUN useradd --create-home --uid 1000 app && mkdir -p /app/media && chown -R app /app/media
 USER app
 EXPOSE 8000
-CMD ["sh", "-c", "uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_WORKERS:-2} --no-access-log --proxy-headers"]
+# With PROMETHEUS_MULTIPROC_DIR set (docker-compose: a tmpfs), the web workers report as one
+# on /metrics; the directory is emptied first, or a previous run's counts would add up.
+CMD ["sh", "-c", "if [ -n \"$PROMETHEUS_MULTIPROC_DIR\" ]; then mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && find \"$PROMETHEUS_MULTIPROC_DIR\" -mindepth 1 -delete; fi; exec uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers ${WEB_WORKERS:-2} --lifespan off --no-access-log --proxy-headers"]

@@ -100,6 +100,9 @@ class Services:
                 "no",
                 "--dir",
                 str(DATA),
+                # Removed by Redis when it stops: CI checks nothing outlived `make test`/`run`.
+                "--pidfile",
+                str(DATA / "redis.pid"),
                 "--databases",
                 "32",
             ],
