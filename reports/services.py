@@ -56,9 +56,27 @@ def report_period_dates(*, kind: str, period: date) -> tuple[date, date]:
 
 
 def report_storage_name(*, schema: str, kind: str, period: date) -> str:
-    """``<schema>/reports/daily/2026-01-31.xlsx`` or ``<schema>/reports/monthly/2026-01.xlsx``."""
+    """A new name for one generation of a workbook:
+    ``<schema>/reports/daily/2026-01-31-<12 hex>.xlsx`` or ``.../monthly/2026-01-<12 hex>.xlsx``.
+
+    Every generation gets its own name, so the workbook the row points at is never overwritten
+    or deleted before the row points at its successor (docs/reports.md, "Storage").
+    """
     label = period.isoformat() if kind == ReportKind.DAILY else f"{period:%Y-%m}"
-    return f"{schema}/reports/{kind}/{label}.xlsx"
+    return f"{schema}/reports/{kind}/{label}-{uuid.uuid4().hex[:12]}.xlsx"
+
+
+def _store(*, kind: str, period: date, content: bytes) -> str:
+    name = report_storage_name(schema=connection.schema_name, kind=kind, period=period)
+    return default_storage.save(name, ContentFile(content))
+
+
+def _delete_file_quietly(name: str) -> None:
+    """Remove a workbook no row points at; a failure only leaves an orphan file behind."""
+    try:
+        default_storage.delete(name)
+    except Exception:
+        logger.warning("could not delete report file %s", name, exc_info=True)
 
 
 def stale_after() -> timedelta:
@@ -226,39 +244,45 @@ def report_generate(*, kind: str, period: date, job_id: str | None = None, force
             # Test hook only (set from the environment in config/settings/test.py): widens the
             # window in which a test kills the worker mid-job.
             time.sleep(delay)
+        # 1. The new workbook under a name of its own, before the row is touched: a failure
+        #    or a kill from here on leaves the row on the previous workbook, still served.
+        name = _store(kind=kind, period=period, content=content)
     except Exception as exc:
         _finish_failed(report_pk=report.pk, kind=kind, claim_id=claim_id, job=job, error=exc)
         raise
-    return _finish(
-        report_pk=report.pk,
-        kind=kind,
-        period=period,
-        claim_id=claim_id,
-        job=job,
-        metrics=metrics,
-        content=content,
-    )
+    try:
+        report = _finish(
+            report_pk=report.pk, kind=kind, claim_id=claim_id, job=job, metrics=metrics, name=name
+        )
+    except BaseException:
+        _delete_file_quietly(name)
+        raise
+    if report is None:
+        _delete_file_quietly(name)  # superseded: the new file is nobody's
+    return report
 
 
 @transaction.atomic
-def _finish(*, report_pk, kind, period, claim_id, job, metrics, content):
+def _finish(*, report_pk, kind, claim_id, job, metrics, name: str):
+    """2. Switch the row to the new workbook; 3. delete the previous one once that commits."""
     report = _model(kind).objects.select_for_update().get(pk=report_pk)
     now = timezone.now()
     if report.task_id != claim_id:
         # Our claim went stale and a later job took over: its result wins.
         _job_update(job, status=JobStatus.SKIPPED, error="superseded", finished_at=now)
         return None
-    name = report_storage_name(schema=connection.schema_name, kind=kind, period=period)
-    # Replace in place: the storage name is the stable address of this period's workbook.
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    report.file.name = default_storage.save(name, ContentFile(content))
+    previous = report.file.name
+    report.file.name = name
     report.metrics = metrics
     report.status = ReportStatus.READY
     report.generated_at = now
     report.error = ""
     report.save()
     _job_update(job, status=JobStatus.SUCCEEDED, finished_at=now, error="")
+    if previous and previous != name:
+        # Only once the row points at the new file for good; a kill before this leaves an
+        # orphan file, never a row pointing at nothing.
+        transaction.on_commit(lambda: _delete_file_quietly(previous))
     return report
 
 

@@ -158,8 +158,8 @@ def test_dispatch_worker_idempotency_and_kill_recovery(committed_org, worker_med
         assert (report_a.metrics["tasks_total"], report_a.metrics["revenue"]) == (3, "30.00")
         assert (report_b.metrics["tasks_total"], report_b.metrics["revenue"]) == (1, "20.00")
         assert report_b.metrics["period"]["timezone"] == "America/New_York"
-        assert report_a.file.name == f"{org_a.schema_name}/reports/daily/{day_a}.xlsx"
-        assert report_b.file.name == f"{org_b.schema_name}/reports/daily/{day_b}.xlsx"
+        assert report_a.file.name.startswith(f"{org_a.schema_name}/reports/daily/{day_a}-")
+        assert report_b.file.name.startswith(f"{org_b.schema_name}/reports/daily/{day_b}-")
         wb = load_workbook(default_storage.open(report_a.file.name, "rb"))
         assert len(list(wb["Tasks"].iter_rows(min_row=2))) == 3
         for org in (org_a, org_b):
@@ -215,7 +215,10 @@ def test_dispatch_worker_idempotency_and_kill_recovery(committed_org, worker_med
         assert final[0].generated_at > report_a.generated_at
         assert final[0].attempts == 3  # first run, killed run, redelivered run
         assert final[0].metrics == report_a.metrics
-        assert final[0].file.name == report_a.file.name
+        # The rebuilt workbook replaced the first one: row on the new file, old file gone.
+        assert final[0].file.name != report_a.file.name
+        assert default_storage.exists(final[0].file.name)
+        assert not default_storage.exists(report_a.file.name)
     finally:
         for w in workers:
             w.stop()
