@@ -60,10 +60,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("auth-refresh", "post"): ANYONE,
     ("health", "get"): ANYONE,
     ("ready", "get"): ANYONE,
-    # Prometheus scrapes it on every host; process counters only, no organization's data.
-    ("metrics", "get"): ANYONE,
     ("schema", "get"): ANYONE,
     ("swagger-ui", "get"): ANYONE,
+    ("redoc", "get"): ANYONE,
     # The board page asks for the screen token itself (the ticket exchange below needs it).
     ("display-board", "get"): ANYONE,
     # Password reset by email, invitation links (the emailed token is the credential), and
