@@ -7,6 +7,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production
+# JSON lines from every process (docs/observability.md): uvicorn's own log config (its
+# supervisor logs before the application loads), no Celery banners (they are not log lines).
+ENV UVICORN_LOG_CONFIG=/app/config/uvicorn_logging.json \
+    CELERY_QUIET=1
+# The commit the image was built from: Sentry's release unless SENTRY_RELEASE says otherwise
+# (docker build --build-arg GIT_SHA=$(git rev-parse HEAD) .).
+ARG GIT_SHA=""
+ENV GIT_SHA=${GIT_SHA}
 
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 curl \

@@ -8,8 +8,12 @@ import os
 
 from tenant_schemas_celery.app import CeleryApp
 
+from core.logging import configure_celery_logging
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = CeleryApp("commandcenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Worker and beat log through Django's LOGGING; jobs carry the request id of their request.
+configure_celery_logging()

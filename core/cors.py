@@ -9,11 +9,10 @@ preflight falls through to the view like any ``OPTIONS`` request.
 
 from urllib.parse import urlsplit
 
+from corsheaders.signals import check_request_enabled
 from django.core.exceptions import DisallowedHost
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
-
-from corsheaders.signals import check_request_enabled
 
 # Documentation and schema pages are read by integrators' tools in a browser as well.
 CORS_PATH_PREFIX = "/api/"

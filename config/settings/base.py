@@ -300,6 +300,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Logging is Django's LOGGING in every process (core.logging.configure_celery_logging).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- I18N / time -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
