@@ -1,0 +1,122 @@
+"""Batch create: per-task results, partial failure, the 50-task limit, one Idempotency-Key."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.models import Agent
+from tasks.batch import task_create_batch_idempotent
+from tasks.idempotency import request_fingerprint
+from tasks.models import IdempotencyKey, Task, TaskEvent
+
+URL = "/api/v1/tasks/batch/"
+
+
+def _body(catalog, **extra):
+    return {"items": [{"agent_id": catalog.noodles.id, "quantity": 1}], **extra}
+
+
+def test_partial_failure_lists_each_result_and_creates_the_good_ones(acme, catalog):
+    tasks = [
+        _body(catalog, workspace="A1"),
+        {"items": []},  # bad input
+        {"items": [{"agent_id": catalog.duck.id, "quantity": 11}]},  # 10 in stock
+        "not an object",
+        _body(catalog, workspace="A2", priority="rush"),
+        {"items": [{"agent_id": 99999999, "quantity": 1}]},
+    ]
+    response = acme.client("staff").post(URL, {"tasks": tasks}, format="json")
+    acme.activate()
+    assert response.status_code == 207, response.json()
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == [201, 400, 409, 400, 201, 400]
+    assert (body["created"], body["failed"]) == (2, 4)
+    assert body["results"][1]["error"]["code"] == "VALIDATION_ERROR"
+    assert "items" in body["results"][1]["error"]["details"]["fields"]
+    assert body["results"][2]["error"]["code"] == "INSUFFICIENT_STOCK"
+    assert body["results"][2]["error"]["details"]["agents"][0]["agent_id"] == catalog.duck.id
+    assert body["results"][5]["error"]["code"] == "AGENT_NOT_FOUND"
+    created = [r["task"] for r in body["results"] if r["status"] == 201]
+    assert [t["workspace"] for t in created] == ["A1", "A2"]
+    assert created[1]["priority"] == "rush"
+    assert sorted(Task.objects.values_list("id", flat=True)) == sorted(t["id"] for t in created)
+    assert TaskEvent.objects.filter(type="task.created").count() == 2
+    assert Agent.objects.get(pk=catalog.duck.pk).stock == 10
+
+
+def test_all_created_is_200_and_the_limit_is_50(acme, catalog):
+    client = acme.client("staff")
+    ok = client.post(URL, {"tasks": [_body(catalog)] * 50}, format="json")
+    acme.activate()
+    assert ok.status_code == 200 and ok.json()["created"] == 50
+    numbers = [r["task"]["number"] for r in ok.json()["results"]]
+    assert len(set(numbers)) == 50
+    too_many = client.post(URL, {"tasks": [_body(catalog)] * 51}, format="json")
+    assert too_many.status_code == 400
+    assert "tasks" in too_many.json()["error"]["details"]["fields"]
+    for bad in ({}, {"tasks": []}, {"tasks": {}}, {"tasks": [], "extra": 1}):
+        assert client.post(URL, bad, format="json").status_code == 400
+    acme.activate()
+    assert Task.objects.count() == 50
+    assert acme.client().post(URL, {"tasks": [_body(catalog)]}, format="json").status_code == 401
+
+
+def test_one_idempotency_key_covers_the_batch(acme, catalog):
+    client = acme.client("staff")
+    body = {"tasks": [_body(catalog, workspace="K1"), {"items": []}]}
+    first = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="batch-1")
+    acme.activate()
+    assert first.status_code == 207
+    again = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="batch-1")
+    acme.activate()
+    assert again.status_code == 207 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Task.objects.count() == 1
+    other = client.post(
+        URL, {"tasks": [_body(catalog)]}, format="json", HTTP_IDEMPOTENCY_KEY="batch-1"
+    )
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    acme.activate()
+    assert Task.objects.count() == 1
+
+
+def test_a_batch_that_died_half_way_is_resumed_not_repeated(acme, catalog):
+    acme.activate()
+    user = acme.users["staff"]
+    entries = [_body(catalog, workspace=f"R{i}") for i in range(5)]
+    fingerprint = request_fingerprint({"tasks": entries})
+
+    def die_after_two(done):
+        if done == 2:
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        task_create_batch_idempotent(
+            user=user, key="k", fingerprint=fingerprint, entries=entries, on_entry=die_after_two
+        )
+    assert Task.objects.count() == 2
+    record = IdempotencyKey.objects.get(user=user, key="k")
+    assert record.response_status is None and len(record.response_body["results"]) == 2
+    # While the claim is fresh, a retry is told the batch is in progress.
+    response = acme.client("staff").post(
+        URL, {"tasks": entries}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    acme.activate()
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
+    # Stale: the retry takes it over and finishes the three left.
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    response = acme.client("staff").post(
+        URL, {"tasks": entries}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    acme.activate()
+    assert response.status_code == 200, response.json()
+    assert [r["task"]["workspace"] for r in response.json()["results"]] == [
+        f"R{i}" for i in range(5)
+    ]
+    assert Task.objects.count() == 5
+    assert sorted(Task.objects.values_list("workspace", flat=True)) == [f"R{i}" for i in range(5)]
