@@ -52,7 +52,8 @@ class MoneyField(serializers.DecimalField):
 
 
 class AgentCategoryOutputSerializer(serializers.ModelSerializer):
-    agent_count = serializers.IntegerField(read_only=True, required=False)
+    # From category_list()'s annotation: every answer reads the category through it.
+    agent_count = serializers.IntegerField(read_only=True)
     created_at = OrgDateTimeField(read_only=True)
     updated_at = OrgDateTimeField(read_only=True)
 
@@ -216,8 +217,10 @@ class StockAdjustmentOutputSerializer(serializers.Serializer):
 
 
 class StockReconciliationOutputSerializer(serializers.ModelSerializer):
+    # Both null before the first run (the endpoint still answers, with nothing checked).
+    id = serializers.IntegerField(read_only=True, allow_null=True)
     has_drift = serializers.BooleanField(read_only=True)
-    checked_at = OrgDateTimeField(read_only=True)
+    checked_at = OrgDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = StockReconciliation

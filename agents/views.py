@@ -88,9 +88,14 @@ class AgentCategoryViewSet(CachedListMixin, TenantViewSet):
     def get_queryset(self):
         return category_list()
 
+    @staticmethod
+    def _output(category) -> dict:
+        # Read back through category_list(): its annotation is the agent_count the schema
+        # promises (a created or updated instance does not carry it).
+        return AgentCategoryOutputSerializer(category_list().get(pk=category.pk)).data
+
     def retrieve(self, request, pk=None):
-        category = category_list().filter(pk=services.access_category(category_id=pk).pk).get()
-        return Response(AgentCategoryOutputSerializer(category).data)
+        return Response(self._output(services.access_category(category_id=pk)))
 
     @extend_schema(
         request=AgentCategoryInputSerializer, responses={201: AgentCategoryOutputSerializer}
@@ -99,9 +104,7 @@ class AgentCategoryViewSet(CachedListMixin, TenantViewSet):
         data = AgentCategoryInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         category = services.category_create(**data.validated_data)
-        return Response(
-            AgentCategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED
-        )
+        return Response(self._output(category), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=AgentCategoryInputSerializer, responses={200: AgentCategoryOutputSerializer}
@@ -111,7 +114,7 @@ class AgentCategoryViewSet(CachedListMixin, TenantViewSet):
         data = AgentCategoryInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         category = services.category_update(category=category, **data.validated_data)
-        return Response(AgentCategoryOutputSerializer(category).data)
+        return Response(self._output(category))
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="CATEGORY_IN_USE")})
     def destroy(self, request, pk=None):

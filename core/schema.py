@@ -1,5 +1,9 @@
-"""drf-spectacular: every operation documents the error envelope for its error statuses."""
+"""drf-spectacular: every operation documents the error envelope for its error statuses, and the
+published shapes are the ones the API sends (checked by scripts/fuzz_api.py with schemathesis).
+"""
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -19,19 +23,48 @@ ErrorSerializer = inline_serializer(
 )
 
 _ERRORS = {
-    "400": "Invalid input (VALIDATION_ERROR names the fields).",
-    "401": "Missing, invalid, revoked or foreign-organization token.",
-    "403": "Role not allowed, plan limit, or organization suspended.",
-    "404": "Not found in this organization.",
+    "400": "Invalid input. Codes: VALIDATION_ERROR (details.fields names each field), "
+    "MALFORMED_REQUEST (a body that is not JSON or nests deeper than 32 levels).",
+    "401": "Missing, invalid, revoked or foreign-organization token. Codes: NOT_AUTHENTICATED, "
+    "AUTHENTICATION_FAILED.",
+    "403": "Codes: PERMISSION_DENIED (role), PLAN_LIMIT_REACHED, ORGANIZATION_SUSPENDED.",
+    "404": "Not found in this organization (also a malformed id). Codes: NOT_FOUND or "
+    "<RESOURCE>_NOT_FOUND, TENANT_NOT_FOUND (unknown host).",
     "409": "Conflict with the current state (INVALID_TRANSITION, INSUFFICIENT_STOCK...).",
-    "429": "Rate limited; see Retry-After.",
+    "429": "Rate limited; see Retry-After. Code: RATE_LIMITED.",
 }
+# Only operations that take a body can be refused for it.
+_BODY_ERRORS = {
+    "413": "The body is larger than MAX_REQUEST_BYTES. Code: REQUEST_TOO_LARGE.",
+    "415": "The body is not application/json. Code: UNSUPPORTED_MEDIA_TYPE.",
+}
+# RFC 3339 "time" (what format: time means to validators) needs an offset; business hours
+# ("05:00:00") have none: a pattern says what is really sent and accepted.
+_LOCAL_TIME = {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"}
+
+
+def _model_field_is_nullable(field) -> bool:
+    """A declared read-only field over a nullable model column (``accepted_at`` of a pending
+    task): spectacular marks it nullable only for fields it builds from the model itself."""
+    parent = getattr(field, "parent", None)
+    model = getattr(getattr(parent, "Meta", None), "model", None)
+    source = getattr(field, "source_attrs", None) or [getattr(field, "field_name", None)]
+    if model is None or len(source) != 1 or not source[0]:
+        return False
+    try:
+        model_field = model._meta.get_field(source[0])
+    except FieldDoesNotExist:  # a computed attribute, not a column
+        return False
+    return isinstance(model_field, models.Field) and model_field.null
 
 
 class AutoSchema(BaseAutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        for status, description in _ERRORS.items():
+        errors = dict(_ERRORS)
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors.update(_BODY_ERRORS)
+        for status, description in errors.items():
             if status == "401" and not self.view.get_authenticators():
                 continue
             responses.setdefault(
@@ -41,3 +74,33 @@ class AutoSchema(BaseAutoSchema):
                 ),
             )
         return responses
+
+    def _get_response_for_code(
+        self, serializer, status_code, media_types=None, direction="response"
+    ):
+        # An error status declared with a description only (``409: OpenApiResponse(description=
+        # "CATEGORY_IN_USE")``) still answers the envelope: document it with that body.
+        if str(status_code)[0] in "45":
+            if isinstance(serializer, OpenApiResponse) and serializer.response is None:
+                serializer = OpenApiResponse(
+                    response=ErrorSerializer,
+                    description=serializer.description,
+                    examples=serializer.examples,
+                )
+            elif serializer is None:
+                serializer = ErrorSerializer
+        return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if isinstance(field, serializers.TimeField) and not isinstance(
+            field, serializers.DateTimeField
+        ):
+            schema = {**_LOCAL_TIME, **self._get_serializer_field_meta(field, direction)}
+            return schema
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if field.read_only and "nullable" not in meta and _model_field_is_nullable(field):
+            meta["nullable"] = True
+        return meta

@@ -43,16 +43,18 @@ def envelope(response):
 
 
 def test_validation_error(acme):
-    response = acme.client("owner").post("/api/v1/members/", {"email": 3}, format="json")
+    response = acme.client("owner").post(
+        "/api/v1/agent-categories/", {"sort_order": "x"}, format="json"
+    )
     assert response.status_code == 400
     error = envelope(response)
     assert error["code"] == "VALIDATION_ERROR"
-    assert {"email", "role"} <= set(error["details"]["fields"])
+    assert {"name", "sort_order"} <= set(error["details"]["fields"])
 
 
 def test_malformed_json(acme):
     response = acme.client("owner").post(
-        "/api/v1/members/", "{not json", content_type="application/json"
+        "/api/v1/agent-categories/", "{not json", content_type="application/json"
     )
     assert response.status_code == 400
     assert envelope(response)["code"] == "MALFORMED_REQUEST"
@@ -77,7 +79,7 @@ def test_method_not_allowed(acme):
 
 def test_unsupported_media_type(acme):
     response = acme.client("owner").post(
-        "/api/v1/members/", "email=a", content_type="application/x-www-form-urlencoded"
+        "/api/v1/agent-categories/", "name=a", content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 415
     assert envelope(response)["code"] == "UNSUPPORTED_MEDIA_TYPE"
