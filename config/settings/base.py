@@ -348,10 +348,18 @@ LOGGING = build_logging(fmt=LOG_FORMAT, level=LOG_LEVEL)
 SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.redis import RedisIntegration
 
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=env("SENTRY_ENVIRONMENT", default="production"),
+        # The build's commit (GIT_SHA, a Dockerfile build argument) unless SENTRY_RELEASE names
+        # the release; with neither, sentry-sdk looks for one itself (a git checkout).
+        release=env("SENTRY_RELEASE", default="") or env("GIT_SHA", default="") or None,
+        # Explicit, so a missing one is an import error here rather than silently not enabled.
+        integrations=[DjangoIntegration(), CeleryIntegration(), RedisIntegration()],
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
         send_default_pii=False,
     )
