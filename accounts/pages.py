@@ -2,8 +2,8 @@
 organization's host (``/accounts/...``). They are plain Django forms (CSRF-protected, usable on
 a phone, in the request's language) over the same services as the API.
 
-The link's token is also the page's only credential, so every answer is ``no-store`` and sends
-no ``Referer`` onwards.
+The link's token is also the page's only credential, so every answer is ``no-store``
+(``never_cache``) and sends no ``Referer`` onwards.
 """
 
 from django import forms
@@ -69,7 +69,6 @@ class NewPasswordForm(forms.Form):
 def _page(request, template: str, context: dict, status: int = 200):
     context = {"organization": connection.tenant, **context}
     response = render(request, template, context, status=status)
-    response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response
 

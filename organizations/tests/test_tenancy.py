@@ -1,5 +1,7 @@
 """Tenant resolution, suspension and provisioning."""
 
+import re
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -62,16 +64,21 @@ def test_create_organization_command_makes_schema_domain_and_owner(live_db, caps
             "Initech.localhost",
             "--owner-email",
             "Boss@Initech.test",
-            "--owner-password",
-            "s3cret-pass-99",
         )
         out = capsys.readouterr().out
         assert "schema: initech" in out and "domain: initech.localhost" in out
         org = Organization.objects.get(slug="initech")
         assert schema_exists("initech")
         assert org.domains.get().domain == "initech.localhost"
-        owner = Membership.objects.get(organization=org)
-        assert (owner.user.email, owner.role) == ("boss@initech.test", "owner")
+        # The owner is invited (no membership, no password until they accept the link).
+        assert not Membership.objects.filter(organization=org).exists()
+        token = re.search(r"accept: https://initech\.localhost/\S+\?token=(\S+)", out).group(1)
+        accepted = APIClient(HTTP_HOST="initech.localhost").post(
+            "/api/v1/invitations/accept/",
+            {"token": token, "password": "s3cret-pass-99", "full_name": "Boss"},
+            format="json",
+        )
+        assert accepted.status_code == 200 and accepted.json()["role"] == "owner"
         response = APIClient(HTTP_HOST="initech.localhost").post(
             "/api/v1/auth/token/",
             {"email": "boss@initech.test", "password": "s3cret-pass-99"},
