@@ -305,13 +305,22 @@ def test_keys_are_per_user(acme, catalog):
 
 def test_key_in_flight_is_a_409(acme, catalog):
     acme.activate()
-    from tasks.idempotency import request_fingerprint
+    import psycopg
+
+    from tasks.idempotency import _lock_id, request_fingerprint
+
+    from .test_idempotency_owner import _dsn
 
     body = _body(catalog)
     IdempotencyKey.objects.create(
         key="busy", user=acme.users["staff"], request_hash=request_fingerprint(body)
     )
-    response = acme.client("staff").post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="busy")
+    # In flight = its owner's session holds the key's lock (tests/test_idempotency_owner.py).
+    with psycopg.connect(_dsn(), autocommit=True) as owner:
+        owner.execute(
+            "SELECT pg_advisory_lock(%s)", [_lock_id(user_id=acme.users["staff"].pk, key="busy")]
+        )
+        response = acme.client("staff").post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="busy")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
     acme.activate()
