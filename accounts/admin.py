@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Membership, User
+from .services import user_sessions_revoke
 
 
 @admin.register(User)
@@ -23,6 +24,20 @@ class UserAdmin(BaseUserAdmin):
         # Users are referenced from every organization's schema (orders, stock movements):
         # deactivate them instead (is_active), which revokes their access at once.
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Deactivation ends every session: earlier tokens refused, open WebSockets closed.
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_sessions_revoke(user=obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        # An operator set a new password (redirect = the form was accepted): every session
+        # opened with the old one ends, as after a reset.
+        if request.method == "POST" and response.status_code == 302:
+            user_sessions_revoke(user=self.get_object(request, id))
+        return response
 
 
 @admin.register(Membership)
