@@ -43,19 +43,34 @@ _BODY_ERRORS = {
 _LOCAL_TIME = {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"}
 
 
-def _model_field_is_nullable(field) -> bool:
-    """A declared read-only field over a nullable model column (``accepted_at`` of a pending
-    task): spectacular marks it nullable only for fields it builds from the model itself."""
+def _may_be_null(field) -> bool:
+    """A declared read-only field that can answer null although it does not say so:
+    spectacular marks nullability only on fields it builds from the model itself.
+
+    ``accepted_at`` of a pending task (a nullable column), ``user_email`` with
+    ``source="user.email", default=None`` of a ledger row without a user (a nullable relation on
+    the way, or the explicit ``default=None`` DRF answers when the path hits None).
+    """
+    if field.default is None:
+        return True
     parent = getattr(field, "parent", None)
     model = getattr(getattr(parent, "Meta", None), "model", None)
     source = getattr(field, "source_attrs", None) or [getattr(field, "field_name", None)]
-    if model is None or len(source) != 1 or not source[0]:
+    if model is None or not all(source):
         return False
-    try:
-        model_field = model._meta.get_field(source[0])
-    except FieldDoesNotExist:  # a computed attribute, not a column
-        return False
-    return isinstance(model_field, models.Field) and model_field.null
+    for name in source:
+        try:
+            model_field = model._meta.get_field(name)
+        except FieldDoesNotExist:  # a computed attribute, not a column
+            return False
+        if not isinstance(model_field, models.Field):
+            return False
+        if model_field.null:
+            return True
+        model = model_field.related_model
+        if model is None:
+            break
+    return False
 
 
 class AutoSchema(BaseAutoSchema):
@@ -101,6 +116,6 @@ class AutoSchema(BaseAutoSchema):
 
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
-        if field.read_only and "nullable" not in meta and _model_field_is_nullable(field):
+        if field.read_only and "nullable" not in meta and _may_be_null(field):
             meta["nullable"] = True
         return meta

@@ -77,6 +77,14 @@ def test_a_pending_task_with_its_unset_timestamps(acme, schema):
     conforms(schema, "GET", "/api/v1/tasks/{id}/", detail)
 
 
+def test_a_ledger_row_without_a_user(acme, schema):
+    acme.activate()
+    catalog = catalog_make()  # the initial movements have no user (user_email null)
+    response = acme.client("staff").get(f"/api/v1/agents/{catalog.duck.id}/stock-movements/")
+    assert response.json()["results"][0]["user_email"] is None
+    conforms(schema, "GET", "/api/v1/agents/{id}/stock-movements/", response)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "url", "status"),
     [
