@@ -10,10 +10,11 @@ The answer lists every task's result in order: ``{"status": 201, "task": {...}}`
 created, 207 (Multi-Status) when at least one was not (docs/tasks.md).
 
 ``Idempotency-Key`` covers the whole batch, with the rules of create (``tasks.idempotency``):
-the key is claimed before any work; the same key and body replay the stored answer, another
-body is 422, a batch still running is 409. Because the tasks commit one by one, the results so
-far are stored with each task, in the task's transaction: a batch whose process died half way
-is resumed from there by the retry that takes over its stale claim, never created twice.
+the key's owner is the session holding its advisory lock (``key_owner_lock``), the claim row is
+inserted before any work; the same key and body replay the stored answer, another body is 422,
+a batch still running is 409. Because the tasks commit one by one, the results so far are
+stored with each task, in the task's transaction: a batch whose process died half way (its
+session, and so its lock, gone) is resumed from there by the next retry, never created twice.
 """
 
 from collections.abc import Callable
@@ -28,8 +29,8 @@ from rest_framework.exceptions import ValidationError
 
 from core.exceptions import ApplicationError, error_body
 
-from .constants import IDEMPOTENCY_STALE_SECONDS
 from .errors import IdempotencyInProgress, IdempotencyKeyReused
+from .idempotency import key_owner_lock
 from .models import IdempotencyKey
 from .serializers import TaskCreateInputSerializer, task_create_input_fast
 from .services import task_create, task_serialize
@@ -93,9 +94,14 @@ def task_create_batch(*, user, entries: list) -> BatchAnswer:
     return _answer([_one(user=user, entry=entry) for entry in entries])
 
 
+def _expired(record: IdempotencyKey, now) -> bool:
+    return record.created_at < now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+
+
 def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | BatchAnswer:
-    """The claim's id and the results already stored (a resumed batch), or the stored answer."""
-    for _attempt in range(3):
+    """With the key's lock held: the claim's id and the results already stored (a resumed
+    batch), or the stored answer to replay."""
+    for _attempt in range(2):
         now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL, [key, user.pk, fingerprint, now])
@@ -104,34 +110,46 @@ def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | 
             return row[0], []
         record = IdempotencyKey.objects.filter(user_id=user.pk, key=key).first()
         if record is None:
-            continue  # dropped in between: claim again
-        if record.created_at < now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS):
-            IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at).delete()
-            continue
+            continue  # purged in between: claim again
+        if _expired(record, now):
+            IdempotencyKey.objects.filter(pk=record.pk).update(
+                request_hash=fingerprint,
+                created_at=now,
+                response_status=None,
+                response_body=None,
+                task=None,
+            )
+            return record.pk, []
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(details={"key": key})
         if record.response_status is not None:
             return BatchAnswer(record.response_status, record.response_body, replayed=True)
-        if record.created_at >= now - timedelta(seconds=IDEMPOTENCY_STALE_SECONDS):
-            raise IdempotencyInProgress(details={"key": key})
-        # Stale: its request died. Take it over (conditional on the row we saw: one taker),
-        # keeping the results it stored.
-        taken = IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at).update(
-            created_at=now
-        )
-        if taken:
-            return record.pk, list((record.response_body or {}).get("results", []))
-    raise IdempotencyInProgress(details={"key": key})
+        # No answer while we hold the lock: its request is gone. Resume where it stopped.
+        IdempotencyKey.objects.filter(pk=record.pk).update(created_at=now)
+        return record.pk, list((record.response_body or {}).get("results", []))
+    raise IdempotencyInProgress(details={"key": key})  # pragma: no cover - purge races
 
 
 def task_create_batch_idempotent(
     *, user, key: str, fingerprint: str, entries: list, on_entry: Callable | None = None
 ) -> BatchAnswer:
     """``task_create_batch`` under an ``Idempotency-Key`` (module docstring)."""
-    claimed = _claim_or_answer(user=user, key=key, fingerprint=fingerprint)
-    if isinstance(claimed, BatchAnswer):
-        return claimed
-    record_id, results = claimed
+    with key_owner_lock(user_id=user.pk, key=key) as owned:
+        if not owned:
+            record = IdempotencyKey.objects.filter(user_id=user.pk, key=key).first()
+            other_body = record is not None and record.request_hash != fingerprint
+            if other_body and not _expired(record, timezone.now()):
+                raise IdempotencyKeyReused(details={"key": key})
+            raise IdempotencyInProgress(details={"key": key})
+        claimed = _claim_or_answer(user=user, key=key, fingerprint=fingerprint)
+        if isinstance(claimed, BatchAnswer):
+            return claimed
+        return _run(
+            user=user, record_id=claimed[0], results=claimed[1], entries=entries, on_entry=on_entry
+        )
+
+
+def _run(*, user, record_id: int, results: list, entries: list, on_entry) -> BatchAnswer:
     try:
         for entry in entries[len(results) :]:
             with transaction.atomic():

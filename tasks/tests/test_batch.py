@@ -1,14 +1,14 @@
 """Batch create: per-task results, partial failure, the 50-task limit, one Idempotency-Key."""
 
-from datetime import timedelta
-
+import psycopg
 import pytest
-from django.utils import timezone
 
 from agents.models import Agent
 from tasks.batch import task_create_batch_idempotent
-from tasks.idempotency import request_fingerprint
+from tasks.idempotency import _lock_id, request_fingerprint
 from tasks.models import IdempotencyKey, Task, TaskEvent
+
+from .test_idempotency_owner import _dsn
 
 URL = "/api/v1/tasks/batch/"
 
@@ -99,17 +99,16 @@ def test_a_batch_that_died_half_way_is_resumed_not_repeated(acme, catalog):
     assert Task.objects.count() == 2
     record = IdempotencyKey.objects.get(user=user, key="k")
     assert record.response_status is None and len(record.response_body["results"]) == 2
-    # While the claim is fresh, a retry is told the batch is in progress.
-    response = acme.client("staff").post(
-        URL, {"tasks": entries}, format="json", HTTP_IDEMPOTENCY_KEY="k"
-    )
+    # While another live session owns the key (holds its lock), a retry is told it is running.
+    with psycopg.connect(_dsn(), autocommit=True) as owner:
+        owner.execute("SELECT pg_advisory_lock(%s)", [_lock_id(user_id=user.pk, key="k")])
+        response = acme.client("staff").post(
+            URL, {"tasks": entries}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+        )
     acme.activate()
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
-    # Stale: the retry takes it over and finishes the three left.
-    IdempotencyKey.objects.filter(pk=record.pk).update(
-        created_at=timezone.now() - timedelta(minutes=5)
-    )
+    # The owner is gone (its session ended): the retry takes over and finishes the three left.
     response = acme.client("staff").post(
         URL, {"tasks": entries}, format="json", HTTP_IDEMPOTENCY_KEY="k"
     )
