@@ -1,6 +1,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from core.exceptions import ApplicationError
 from organizations.services import organization_provision
@@ -44,11 +45,22 @@ class Command(BaseCommand):
         invitation = provisioned.owner_invitation
         self.stdout.write(
             self.style.SUCCESS(
-                f"Created organization '{org.name}' in {elapsed:.2f}s\n"
-                f"  schema: {org.schema_name}\n"
-                f"  domain: {opts['domain'].lower()}\n"
-                f"  owner:  {invitation.invitation.email} invited (role owner; the link is "
-                f"emailed, valid until {invitation.invitation.expires_at:%Y-%m-%d %H:%M} UTC)\n"
-                f"  accept: {invitation.accept_url}"
+                _(
+                    "Created organization '%(name)s' in %(seconds).2fs\n"
+                    "  schema: %(schema)s\n"
+                    "  domain: %(domain)s\n"
+                    "  owner:  %(email)s invited (role owner; the link is emailed, valid until "
+                    "%(expires)s UTC)\n"
+                    "  accept: %(url)s"
+                )
+                % {
+                    "name": org.name,
+                    "seconds": elapsed,
+                    "schema": org.schema_name,
+                    "domain": opts["domain"].lower(),
+                    "email": invitation.invitation.email,
+                    "expires": f"{invitation.invitation.expires_at:%Y-%m-%d %H:%M}",
+                    "url": invitation.accept_url,
+                }
             )
         )
