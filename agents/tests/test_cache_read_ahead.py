@@ -1,9 +1,10 @@
 """Catalog read-ahead: a cached list page is fetched in the rate limiter's Redis round trip.
 
-``core.throttling`` runs one Lua script per request (``EVALSHA``) that counts the rate limits,
-checks the logout deny-list and reads the keys the view names (``redis_read_ahead``: the
-catalog version and the page). A hit therefore costs exactly one Redis command, measured here
-with ``INFO commandstats`` on the test Redis.
+``core.throttling`` runs one Lua script per request (``EVALSHA``) that counts the rate limits
+and reads the keys the view names (``redis_read_ahead``: the catalog version and the page).
+Authentication checks the logout deny-list itself first (one ``EXISTS``: revocation does not
+depend on a view's throttles, docs/accounts.md). A hit therefore costs exactly these two Redis
+commands, measured here with ``INFO commandstats`` on the test Redis.
 
 Redis unreachable for lists is covered in test_cache.py (reads fall through to PostgreSQL).
 """
@@ -75,9 +76,9 @@ def redis_traffic():
 
 
 def assert_one_round_trip(traffic: Traffic, keys: list[str]) -> None:
-    """A cache hit: the rate limiter's script is the only command, and the page and version
+    """A cache hit: the deny-list check, then the rate limiter's script; the page and version
     were read inside it (the only GETs Redis ran), never by a GET/MGET of the client."""
-    assert traffic.sent == ["EVALSHA"], traffic
+    assert traffic.sent == ["EXISTS", "EVALSHA"], traffic
     assert traffic.stats.get("evalsha", 0) + traffic.stats.get("eval", 0) == 1, traffic
     assert "mget" not in traffic.stats, traffic
     assert traffic.stats.get("get", 0) == len(keys), traffic
@@ -119,7 +120,7 @@ def test_cached_list_is_one_redis_command_and_the_same_bytes(acme, acme_catalog,
     assert len(first.json()["results"]) == 3
     # The miss: the script said both keys were missing, so no GET/MGET follows it: the
     # version is created (SET NX) and the page stored (SET).
-    assert cold.sent == ["EVALSHA", "SET", "SET"], cold
+    assert cold.sent == ["EXISTS", "EVALSHA", "SET", "SET"], cold
     assert cold.script_reads() == keys
 
     with redis_traffic() as hit, CaptureQueriesContext(connection) as queries:
@@ -196,7 +197,7 @@ def test_after_a_write_the_read_ahead_version_is_the_new_one(
     # PostgreSQL with the version the script read (no GET/MGET of its own) and stored.
     with redis_traffic() as miss, CaptureQueriesContext(connection) as queries:
         after = _get(staff, URL)
-    assert miss.sent == ["EVALSHA", "SET"], miss
+    assert miss.sent == ["EXISTS", "EVALSHA", "SET"], miss
     assert miss.script_reads() == keys
     assert _touches_agents(queries)
     prices = {row["id"]: row["unit_price"] for row in after.json()["results"]}
@@ -230,7 +231,7 @@ def test_one_organization_never_gets_the_other_ones_page(
     with redis_traffic() as cold, CaptureQueriesContext(connection) as queries:
         globex_page = _get(globex_client, url)
     assert cold.script_reads() == globex_keys
-    assert cold.sent == ["EVALSHA", "SET", "SET"], cold  # globex's first version, its page
+    assert cold.sent == ["EXISTS", "EVALSHA", "SET", "SET"], cold  # globex's first version
     assert _touches_agents(queries)
     rows = globex_page.json()["results"]
     assert {row["id"] for row in rows} == {a.pk for a in globex_catalog.agents}
