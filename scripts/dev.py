@@ -257,6 +257,10 @@ def main() -> int:
     services = Services()
     # A SIGTERM (CI stopping a background `make run`) unwinds like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # A script's background job (`make run &`) starts with SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: an INT would stop only the embedded Redis (it
+    # handles INT itself) and leave this process, its children and PostgreSQL running.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         env = {**os.environ, **services.start()}
         if sys.argv[1] == "test":
