@@ -4,6 +4,10 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_BUSINESS_DAY_START = time(5, 0)
 DEFAULT_PEAK_WINDOWS = [["11:00", "14:00"], ["17:00", "21:00"]]
 DEFAULT_CURRENCY = "CNY"
+# The language of an organization's board, reports and messages when nobody asked for another
+# (DESIGN 13); the codes are settings.LANGUAGES'.
+DEFAULT_LANGUAGE = "zh-hans"
+LANGUAGE_CHOICES = [("zh-hans", "简体中文"), ("en", "English")]
 DEFAULT_MAX_AGENTS = 500
 DEFAULT_MAX_SCREENS = 20
 DEFAULT_REQUESTS_PER_MINUTE = 3000

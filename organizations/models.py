@@ -38,6 +38,11 @@ class Organization(TenantMixin):
     card_amber_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_AMBER_MINUTES)
     card_red_minutes = models.PositiveIntegerField(default=constants.DEFAULT_CARD_RED_MINUTES)
     recall_minutes = models.PositiveIntegerField(default=constants.DEFAULT_RECALL_MINUTES)
+    # Messages, the board, emails and reports when neither the request (Accept-Language) nor the
+    # user chose a language (core.locale).
+    language = models.CharField(
+        max_length=8, choices=constants.LANGUAGE_CHOICES, default=constants.DEFAULT_LANGUAGE
+    )
     report_time = models.TimeField(default=constants.DEFAULT_REPORT_TIME)
     # Browser origins (``https://host[:port]``) allowed to call this organization's API
     # (core.cors); empty: same-origin only.

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from accounts.serializers import StrictSerializer
 
+from .constants import LANGUAGE_CHOICES
 from .models import Organization
 
 
@@ -25,6 +26,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "recall_minutes",
             "report_time",
             "cors_allowed_origins",
+            "language",
         ]
         read_only_fields = fields
 
@@ -40,6 +42,7 @@ class OrganizationUpdateSerializer(StrictSerializer):
     card_red_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
     recall_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, required=False)
     report_time = serializers.TimeField(required=False)
+    language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False)
     # Checked in organization_validate_settings (one message per refused origin).
     cors_allowed_origins = serializers.ListField(
         child=serializers.CharField(max_length=300, trim_whitespace=False), required=False
