@@ -112,11 +112,6 @@ def build_logging(*, fmt: str, level: str) -> dict:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    if fmt == "json":
-        # warnings.warn() output (a library's UserWarning) and the traceback of an exception
-        # that ends the process would be bare text lines on stderr.
-        logging.captureWarnings(True)
-        sys.excepthook = _log_uncaught_exception
     # uvicorn's loggers get handlers of their own (and propagate=False) from its default log
     # config: listing them here removes those, so their lines go through the root handler.
     uvicorn = {"level": level, "propagate": True}
@@ -141,6 +136,22 @@ def build_logging(*, fmt: str, level: str) -> dict:
     }
 
 
+def configure_logging(config: dict) -> None:
+    """``LOGGING_CONFIG``: Django's ``LOGGING`` plus what a dictConfig cannot say.
+
+    In JSON mode, ``warnings.warn()`` output (a library's UserWarning) and the traceback of an
+    exception that ends the process would otherwise be bare text lines on stderr.
+    """
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(config)
+    if getattr(settings, "LOG_FORMAT", "console") == "json":
+        logging.captureWarnings(True)
+        sys.excepthook = _log_uncaught_exception
+
+
 def _json_say(msg, f=None) -> None:
     """Celery's worker writes its shutdown notices ("worker: Warm shutdown") straight to the
     terminal from a signal handler: written as a JSON line instead, with one ``os.write`` like
@@ -161,11 +172,9 @@ def _json_say(msg, f=None) -> None:
 
 
 def _apply_django_logging(**_kwargs) -> None:
-    import logging.config
-
     from django.conf import settings
 
-    logging.config.dictConfig(settings.LOGGING)
+    configure_logging(settings.LOGGING)
     if settings.LOG_FORMAT == "json":
         from celery.apps import worker
 

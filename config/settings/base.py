@@ -345,6 +345,8 @@ if REPORTS_S3_BUCKET:
 LOG_FORMAT = env("LOG_FORMAT", default="console")  # "json" in production
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = build_logging(fmt=LOG_FORMAT, level=LOG_LEVEL)
+# dictConfig, then (JSON) warnings and uncaught exceptions as log lines too (core.logging).
+LOGGING_CONFIG = "core.logging.configure_logging"
 SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
