@@ -1,5 +1,5 @@
 """Every production process logs JSON lines with one set of keys, and a job carries the request
-id of the request that started it.
+id of the request that started it (core.logging, core.logging_context).
 
 Real processes with the production settings and the image's environment (``UVICORN_LOG_CONFIG``,
 ``CELERY_QUIET``): uvicorn (two workers, so the supervisor's own lines are seen too), a Celery
@@ -26,8 +26,6 @@ from accounts.choices import Role
 from accounts.tokens import tokens_for_membership
 from conftest import _database_url
 from core.logging import LOG_KEYS
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(settings.BASE_DIR)
 BIN = Path(sys.executable).parent
@@ -95,6 +93,7 @@ class _Process:
             self.proc.wait(5)
 
 
+@pytest.mark.slow
 def test_web_worker_and_beat_print_only_json_with_one_key_set(committed_org, db, tmp_path):
     # ``db`` after ``committed_org`` (which is committed for the processes): pytest-django
     # creates the test database only for runs with a test that asks for ``db``.
@@ -233,3 +232,42 @@ def test_web_worker_and_beat_print_only_json_with_one_key_set(committed_org, db,
     others = [r for name in ("worker", "beat") for r in by_process[name] if r not in job_lines]
     assert all(r["request_id"] in (None, request_id) for r in others)
     assert all(r["request_id"] is None for r in by_process["beat"])
+
+
+def test_a_job_binds_its_context_and_gives_back_the_one_it_found(acme):
+    """An eager job inside a request (Celery's real trace, signals included) sees the context
+    its message carries and leaves the request's context as it was."""
+    import structlog
+    from celery.signals import task_prerun
+
+    from core.logging_context import LOG_CONTEXT_HEADER, bind_request_context
+    from core.tasks import schema_probe
+
+    seen = {}
+
+    def _capture(**_kwargs):
+        seen.update(structlog.contextvars.get_contextvars())
+
+    bind_request_context(request_id="outer-request", user=7, organization="public-ish")
+    task_prerun.connect(_capture, weak=False, dispatch_uid="test-capture-log-context")
+    try:
+        result = schema_probe.apply(
+            headers={
+                LOG_CONTEXT_HEADER: {"request_id": "from-the-message", "user": 3},
+                "_schema_name": acme.schema,
+            }
+        )
+    finally:
+        task_prerun.disconnect(dispatch_uid="test-capture-log-context")
+    assert result.get()["schema"] == acme.schema
+    assert seen["request_id"] == "from-the-message"
+    assert seen["user"] == 3
+    assert seen["organization"] == acme.schema
+    assert seen["task_name"] == "core.schema_probe"
+    assert seen["task_id"] == result.id
+    assert structlog.contextvars.get_contextvars() == {
+        "request_id": "outer-request",
+        "user": 7,
+        "organization": "public-ish",
+    }
+    structlog.contextvars.clear_contextvars()
