@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context, tenant_context
 
 from core.exceptions import ConflictError
+from core.jobs import job_send
 from organizations.business_day import business_date, business_day_bounds, org_zone
 from organizations.selectors import organization_list_active
 
@@ -99,12 +100,40 @@ def _send(*, schema: str, kind: str, period: date, job_id: str, countdown: float
     task = generate_daily if kind == ReportKind.DAILY else generate_monthly
     # The schema header is set explicitly: on_commit may run after the tenant context is gone.
     with schema_context(schema):
-        task.apply_async(
+        job_send(
+            task,
             args=[period.isoformat()],
             task_id=job_id,
             countdown=countdown or None,
             headers={"_schema_name": schema},
         )
+
+
+def _send_or_release(*, schema: str, kind: str, period: date, job_id: str, countdown, previous):
+    """Send the job after commit; if it cannot be sent, undo what ``report_enqueue`` wrote (the
+    job row, the report's pending claim) and raise: nothing waits for a message never sent."""
+    try:
+        _send(schema=schema, kind=kind, period=period, job_id=job_id, countdown=countdown)
+    except BaseException:
+        with schema_context(schema):
+            _release(kind=kind, period=period, job_id=job_id, previous=previous)
+        raise
+
+
+@transaction.atomic
+def _release(*, kind: str, period: date, job_id: str, previous: dict | None) -> None:
+    report = (
+        _model(kind).objects.select_for_update().filter(**{_period_field(kind): period}).first()
+    )
+    if report is not None and report.task_id == job_id:
+        if previous is None:
+            report.delete()  # created by this enqueue, for nothing
+        else:
+            for field, value in previous.items():
+                setattr(report, field, value)
+            report.save(update_fields=[*previous, "updated_at"])
+    ReportJob.objects.filter(pk=job_id).delete()
+    logger.warning("report %s %s: job %s not sent, claim released", kind, period, job_id)
 
 
 @transaction.atomic
@@ -121,10 +150,12 @@ def report_enqueue(
 
     Returns ``(job, created)``: the new job, or the job already in flight for this report, or
     ``None`` when nothing needs doing (ready and not forced; failed too often for an automatic
-    retry). The job is sent to the broker only when the transaction commits.
+    retry). The job is sent to the broker only when the transaction commits; if it cannot be
+    sent, the job row and the report's claim are undone and ``JobQueueUnavailable`` (503) is
+    raised from the commit.
     """
     now = timezone.now()
-    report, _created = (
+    report, created = (
         _model(kind).objects.select_for_update().get_or_create(**{_period_field(kind): period})
     )
     if report.status in IN_FLIGHT and report.task_id and not _is_stale(report, now):
@@ -138,14 +169,22 @@ def report_enqueue(
     job = ReportJob.objects.create(
         kind=kind, period=period, force=force, requested_by=requested_by, report_id=report.pk
     )
+    previous = (
+        None if created else {f: getattr(report, f) for f in ("status", "task_id", "enqueued_at")}
+    )
     report.status = ReportStatus.PENDING
     report.task_id = str(job.pk)
     report.enqueued_at = now
     report.save(update_fields=["status", "task_id", "enqueued_at", "updated_at"])
     schema = connection.schema_name
     transaction.on_commit(
-        lambda: _send(
-            schema=schema, kind=kind, period=period, job_id=str(job.pk), countdown=countdown
+        lambda: _send_or_release(
+            schema=schema,
+            kind=kind,
+            period=period,
+            job_id=str(job.pk),
+            countdown=countdown,
+            previous=previous,
         )
     )
     return job, True

@@ -85,6 +85,10 @@ class _ReportViewSet(TenantViewSet):
         responses={
             202: s.ReportJobSerializer,
             409: OpenApiResponse(description="REPORT_IN_PROGRESS (a synchronous run)"),
+            503: OpenApiResponse(
+                description="JOB_QUEUE_UNAVAILABLE: the broker cannot be reached; nothing was "
+                "queued, retry later"
+            ),
         }
     )
     @action(detail=False, methods=["post"], url_path="regenerate")
