@@ -297,7 +297,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A redis broker redelivers an unacked job after this: it must exceed the longest job.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A broker host that does not answer at all fails a request's send in seconds, not after
+    # the system's TCP connect timeout (core.jobs: requests send with one quick retry).
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=2.0),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Logging is Django's LOGGING in every process (core.logging.configure_celery_logging).
