@@ -59,7 +59,10 @@ class EmptyInputSerializer(StrictInputSerializer):
 
 
 class EventQuerySerializer(serializers.Serializer):
-    after_seq = serializers.IntegerField(min_value=0, required=False, default=0)
+    # A seq is a bigint: a larger one is a 400, not a numeric comparison echoed back.
+    after_seq = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, required=False, default=0
+    )
     limit = serializers.IntegerField(
         min_value=1, max_value=EVENTS_PAGE_MAX, required=False, default=EVENTS_PAGE_DEFAULT
     )
