@@ -4,8 +4,9 @@ create statement, tasks/migrations/0003), which takes stock for an order under t
 Rows are locked in ascending id order (no deadlocks between tasks that share agents), and the
 decrement itself is a conditional UPDATE (``stock >= q``) backed by the CHECK constraint, so stock
 can never go negative whatever the concurrency. Every change writes its ``StockMovement``,
-when a threshold is crossed an ``agent.low_stock`` / ``agent.sold_out`` event, and makes the
-cached catalog pages stale after commit.
+when a threshold is crossed an ``agent.low_stock`` / ``agent.sold_out`` event (and
+``agent.restocked`` when the stock comes back out of either), and makes the cached catalog pages
+stale after commit.
 
 Ledger identity: for every agent, ``sum(StockMovement.delta)`` equals its stock (0 while it is
 unlimited: switching to unlimited writes a movement that closes the balance, switching back
@@ -55,7 +56,7 @@ class StockTooHigh(ConflictError):
 class StockChange:
     agent_id: int
     before: int | None  # None: the agent was unlimited
-    after: int
+    after: int | None  # None: the agent became unlimited (stock_set_unlimited)
 
 
 def agents_lock(agent_ids) -> dict[int, Agent]:
@@ -163,13 +164,30 @@ def _emit_threshold_events(
                 category_ids=[agent.category_id],
                 actor=actor,
             )
-        elif change.after <= agent.low_stock_threshold < before:
+        elif change.after is not None and change.after <= agent.low_stock_threshold < before:
             event_emit(
                 type=EventType.AGENT_LOW_STOCK,
                 payload=payload,
                 category_ids=[agent.category_id],
                 actor=actor,
             )
+        elif _restocked(before=before, after=change.after, threshold=agent.low_stock_threshold):
+            # Boards clear (or downgrade to "low") their sold-out / low-stock strip on this:
+            # without it a strip entry would outlive the shortage it announced.
+            event_emit(
+                type=EventType.AGENT_RESTOCKED,
+                payload=payload,
+                category_ids=[agent.category_id],
+                actor=actor,
+            )
+
+
+def _restocked(*, before: int, after: int | None, threshold: int) -> bool:
+    """Stock came back: out of sold out (``0 -> n``), or back above the low-stock threshold, or
+    no longer tracked (``after`` None: unlimited) while it was sold out or low."""
+    if before > threshold and before > 0:
+        return False
+    return after is None or (after > before and (before == 0 or after > threshold))
 
 
 # No savepoint: callers abort their whole transaction on any refusal, and a savepoint
@@ -375,6 +393,10 @@ def stock_set_unlimited(*, agent: Agent, user=None, note: str = "") -> StockMove
         user=user,
         note=note,
     )
+    before = agent.stock
     agent.stock = None
+    _emit_threshold_events(
+        {agent.id: agent}, [StockChange(agent.id, before, None)], actor=event_actor(user=user)
+    )
     catalog_cache_invalidate()
     return movement

@@ -119,6 +119,7 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
                         "kind": self.session.kind,
                         "name": self.session.name,
                         "station": sorted(self.station),
+                        "mode": self.session.mode,
                     },
                     "heartbeat_seconds": settings.WS_HEARTBEAT_SECONDS,
                 }

@@ -6,16 +6,26 @@ from django.utils.translation import gettext_lazy as _
 from core.fields import tenant_user_fk
 
 
+class ScreenMode(models.TextChoices):
+    """What a screen shows: a line station's part of each task, or the expo (the pass)."""
+
+    LINE = "line", _("Line station")
+    EXPO = "expo", _("Expo")
+
+
 class Screen(models.Model):
     """A display screen (kitchen display) of the organization.
 
     Not a user: it authenticates with a secret token, of which only the SHA-256 is stored (the
     token is shown once, on create and on rotate). ``station`` lists the agent categories it
     handles; empty means every station. A revoked screen (``is_active=False``) is disconnected.
+    ``mode`` ``expo``: the pass, which sees whole tasks with each line's done marks and whose
+    bump completes the task (docs/realtime.md, Board).
     """
 
     name = models.CharField(max_length=100)
     station = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    mode = models.CharField(max_length=8, choices=ScreenMode.choices, default=ScreenMode.LINE)
     token_hash = models.CharField(max_length=64, unique=True)
     is_active = models.BooleanField(default=True)
     created_by = tenant_user_fk(null=True, blank=True)

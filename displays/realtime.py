@@ -4,7 +4,7 @@
 import logging
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import membership_get_active
@@ -12,12 +12,19 @@ from core import policy
 from core.exceptions import ApplicationError
 from organizations.models import Organization
 from tasks import services as task_services
+from tasks.choices import TaskStatus
 from tasks.events import ScreenActor
+from tasks.models import Task
 from tasks.serializers import TaskSerializer
 
 from .constants import PrincipalKind
-from .models import Screen
-from .selectors import event_last_seq, task_list_active_for_station
+from .models import Screen, ScreenMode
+from .selectors import (
+    agent_list_stock_alerts,
+    event_last_seq,
+    task_list_active_for_station,
+    task_list_recalled_candidates,
+)
 from .services import screen_touch
 from .tickets import TicketPrincipal, ticket_consume
 
@@ -34,6 +41,8 @@ class Session:
     principal_id: int
     name: str
     station: list[int] = field(default_factory=list)
+    # ScreenMode: an expo screen's bump completes the task (``action_run``).
+    mode: str = ScreenMode.LINE
     # What the credential was when the socket opened: a screen's token hash, a user's session
     # version. The re-check closes the socket once it changed (token rotated, session ended),
     # should the close message (core.sockets) have been lost.
@@ -64,6 +73,7 @@ def session_open(*, ticket: str) -> Session:
             principal_id=screen.pk,
             name=screen.name,
             station=screen.station,
+            mode=screen.mode,
             credential=screen.token_hash,
         )
     membership = membership_get_active(user_id=principal.id, organization_id=connection.tenant.pk)
@@ -118,16 +128,32 @@ def session_check(*, session: Session) -> SessionRefused | None:
 
 def snapshot_build(*, station: list[int]) -> dict:
     """The current board: the last seq first, then the active tasks (a task changed in between
-    is in the snapshot already *and* replayed after; applying a task twice is idempotent)."""
+    is in the snapshot already *and* replayed after; applying a task twice is idempotent).
+
+    Also what a freshly loaded board could not rebuild from the events it will get: the agents
+    sold out or low (``stock_alerts``, the strip) and the tasks completed within the recall
+    window (``recent``, the recall tray), both for the station."""
     seq = event_last_seq()
     tasks = TaskSerializer(task_list_active_for_station(station=station), many=True).data
-    return {"type": "snapshot", "seq": seq, "tasks": tasks}
+    recent = TaskSerializer(
+        task_list_recalled_candidates(
+            station=station, recall_minutes=connection.tenant.recall_minutes
+        ),
+        many=True,
+    ).data
+    return {
+        "type": "snapshot",
+        "seq": seq,
+        "tasks": tasks,
+        "recent": recent,
+        "stock_alerts": agent_list_stock_alerts(station=station),
+    }
 
 
 def action_run(*, session: Session, action: str, payload: dict) -> dict:
-    """``bump`` / ``item_done``, allowed by the same table as REST (``core.policy``, keys
-    ``("ws", action)``): a screen as a screen, a user with the role they have now (not when the
-    ticket was issued). An action the table does not name is refused."""
+    """``bump`` / ``item_done`` / ``recall``, allowed by the same table as REST
+    (``core.policy``, keys ``("ws", action)``): a screen as a screen, a user with the role they
+    have now (not when the ticket was issued). An action the table does not name is refused."""
     user, role = None, policy.SCREEN
     if session.kind == PrincipalKind.USER:
         membership = membership_get_active(
@@ -144,7 +170,9 @@ def action_run(*, session: Session, action: str, payload: dict) -> dict:
         if session.kind == PrincipalKind.SCREEN
         else None
     )
-    if action == "bump":
+    if action == "bump" and session.mode == ScreenMode.EXPO:
+        task = _expo_bump(task_id=payload["task_id"], screen=screen)
+    elif action == "bump":
         task = task_services.task_advance(task_id=payload["task_id"], user=user, screen=screen)
     elif action == "item_done":
         task = task_services.task_item_set_done(
@@ -159,3 +187,15 @@ def action_run(*, session: Session, action: str, payload: dict) -> dict:
     else:  # in the table but not built here: refuse rather than guess
         raise ApplicationError(_("Unknown message type."), code="UNKNOWN_MESSAGE", status=400)
     return {"id": task.pk, "status": task.status}
+
+
+@transaction.atomic
+def _expo_bump(*, task_id: int, screen: ScreenActor) -> Task:
+    """The expo's bump: the task is handed over, so it goes to ``completed`` whatever step the
+    lines left it at, through each status of the happy path (one transaction, one
+    ``task.status_changed`` per step, so every board and the timestamps see the usual moves).
+    The board asks for a second press when the task is not ready yet."""
+    task = task_services.task_advance(task_id=task_id, screen=screen)
+    while task.status != TaskStatus.COMPLETED:
+        task = task_services.task_advance(task_id=task_id, screen=screen)
+    return task

@@ -1,11 +1,14 @@
 """Reads for screens and the realtime stream. Every function runs in the current schema."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet
+from django.utils import timezone
 
+from agents.models import Agent
 from core.exceptions import NotFoundError
-from tasks.choices import ACTIVE_STATUSES, TASK_ORDERING
+from tasks.choices import ACTIVE_STATUSES, TASK_ORDERING, TaskStatus
 from tasks.events import event_to_message
 from tasks.models import Task, TaskEvent
 
@@ -65,3 +68,47 @@ def task_list_active_for_station(*, station: Iterable[int]) -> QuerySet[Task]:
         queryset = queryset.filter(Q(items__category_id_snapshot__in=station)).distinct()
     # Pinned, then rush, then the longest waiting: the board's order (DESIGN section 5).
     return queryset.order_by(*TASK_ORDERING)
+
+
+# The recall tray keeps this many bumped cards; the strip at most this many agents.
+RECALL_TRAY_SIZE = 20
+STOCK_ALERTS_LIMIT = 100
+
+
+def task_list_recalled_candidates(
+    *, station: Iterable[int], recall_minutes: int, limit: int = RECALL_TRAY_SIZE
+) -> QuerySet[Task]:
+    """Tasks completed within the recall window (the newest first), for a board's recall tray
+    after a reload: they left the board, yet can still come back to it."""
+    if recall_minutes <= 0:
+        return Task.objects.none()
+    since = timezone.now() - timedelta(minutes=recall_minutes)
+    queryset = Task.objects.filter(status=TaskStatus.COMPLETED, completed_at__gte=since)
+    station = list(station)
+    if station:
+        queryset = queryset.filter(
+            pk__in=Task.objects.filter(items__category_id_snapshot__in=station).values("pk")
+        )
+    return queryset.prefetch_related("items").order_by("-completed_at", "-id")[:limit]
+
+
+def agent_list_stock_alerts(*, station: Iterable[int]) -> list[dict]:
+    """Agents sold out or at/under their low-stock threshold, for the board's strip: the same
+    payload as the ``agent.sold_out`` / ``agent.low_stock`` events."""
+    queryset = Agent.objects.filter(stock__isnull=False, stock__lte=F("low_stock_threshold"))
+    station = list(station)
+    if station:
+        queryset = queryset.filter(category_id__in=station)
+    rows = queryset.order_by("stock", "name", "id").values(
+        "id", "name", "stock", "low_stock_threshold", "category_id"
+    )[:STOCK_ALERTS_LIMIT]
+    return [
+        {
+            "agent_id": row["id"],
+            "name": row["name"],
+            "stock": row["stock"],
+            "low_stock_threshold": row["low_stock_threshold"],
+            "category_id": row["category_id"],
+        }
+        for row in rows
+    ]

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from accounts.serializers import StrictSerializer
 
-from .models import Screen
+from .models import Screen, ScreenMode
 
 
 class ScreenSerializer(serializers.ModelSerializer):
@@ -14,6 +14,7 @@ class ScreenSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "station",
+            "mode",
             "is_active",
             "created_by",
             "created_at",
@@ -38,6 +39,9 @@ class ScreenCreateSerializer(StrictSerializer):
     station = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=200
     )
+    mode = serializers.ChoiceField(
+        choices=ScreenMode.choices, required=False, default=ScreenMode.LINE.value
+    )
 
 
 class ScreenUpdateSerializer(StrictSerializer):
@@ -45,6 +49,7 @@ class ScreenUpdateSerializer(StrictSerializer):
     station = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=200
     )
+    mode = serializers.ChoiceField(choices=ScreenMode.choices, required=False)
 
 
 class TicketSettingsSerializer(serializers.Serializer):
@@ -52,6 +57,8 @@ class TicketSettingsSerializer(serializers.Serializer):
     card_red_minutes = serializers.IntegerField()
     timezone = serializers.CharField()
     heartbeat_seconds = serializers.IntegerField()
+    recall_minutes = serializers.IntegerField()
+    language = serializers.CharField()
 
 
 class TicketSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from core.sockets import screen_group_name, sockets_close_on_commit
 from organizations.models import Organization
 
 from .constants import SCREEN_TOKEN_BYTES
-from .models import Screen
+from .models import Screen, ScreenMode
 from .selectors import access_screen
 
 
@@ -42,7 +42,9 @@ def _validate_station(station: Iterable[int]) -> list[int]:
 
 
 @transaction.atomic
-def screen_create(*, name: str, station: Iterable[int] = (), user=None) -> tuple[Screen, str]:
+def screen_create(
+    *, name: str, station: Iterable[int] = (), mode: str = ScreenMode.LINE, user=None
+) -> tuple[Screen, str]:
     """Create a screen; returns it with its plain token (the only time it exists in clear)."""
     station = _validate_station(station)
     # Lock the organization row: concurrent creates cannot both pass the plan limit.
@@ -54,21 +56,29 @@ def screen_create(*, name: str, station: Iterable[int] = (), user=None) -> tuple
         )
     token, token_hash = _new_token()
     screen = Screen.objects.create(
-        name=name, station=station, token_hash=token_hash, created_by=user
+        name=name, station=station, mode=mode, token_hash=token_hash, created_by=user
     )
     return screen, token
 
 
 @transaction.atomic
 def screen_update(
-    *, screen_id: int, name: str | None = None, station: Iterable[int] | None = None
+    *,
+    screen_id: int,
+    name: str | None = None,
+    station: Iterable[int] | None = None,
+    mode: str | None = None,
 ) -> Screen:
+    """Rename a screen, change its station or mode. A board picks a new station or mode up at
+    its next connect (the ticket carries them)."""
     screen = access_screen(screen_id=screen_id, lock=True)
     if name is not None:
         screen.name = name
     if station is not None:
         screen.station = _validate_station(station)
-    screen.save(update_fields=["name", "station", "updated_at"])
+    if mode is not None:
+        screen.mode = mode
+    screen.save(update_fields=["name", "station", "mode", "updated_at"])
     return screen
 
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import connection
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
@@ -14,7 +15,9 @@ from accounts.authentication import OrganizationJWTAuthentication
 from core.api import TenantViewSet
 
 from .authentication import ScreenPrincipal, ScreenTokenAuthentication
+from .board import board_config, board_language
 from .constants import PrincipalKind
+from .models import ScreenMode
 from .selectors import access_screen, screen_list
 from .serializers import (
     ScreenCreateSerializer,
@@ -100,6 +103,7 @@ class TicketView(APIView):
                 "id": screen.pk,
                 "name": screen.name,
                 "station": list(screen.station),
+                "mode": screen.mode,
             }
         else:
             ticket = ticket_issue(kind=PrincipalKind.USER, principal_id=user.pk)
@@ -108,6 +112,7 @@ class TicketView(APIView):
                 "id": user.pk,
                 "name": user.email,
                 "station": [],
+                "mode": ScreenMode.LINE,
                 "role": user.membership.role,
             }
         org = connection.tenant
@@ -121,6 +126,8 @@ class TicketView(APIView):
                 "card_red_minutes": org.card_red_minutes,
                 "timezone": org.timezone,
                 "heartbeat_seconds": settings.WS_HEARTBEAT_SECONDS,
+                "recall_minutes": org.recall_minutes,
+                "language": board_language(organization=org, requested=None),
             },
         }
         return Response(TicketSerializer(body).data, status=status.HTTP_201_CREATED)
@@ -128,11 +135,24 @@ class TicketView(APIView):
 
 @method_decorator(never_cache, name="dispatch")
 class BoardView(View):
-    """The display-screen page. No auth here: the page asks for the screen token itself."""
+    """The display-screen page. No auth here: the page asks for the screen token itself.
+
+    Rendered in the organization's language (``?lang=`` overrides it for one device), with the
+    board's settings and every string its script shows (``displays.board``)."""
 
     def get(self, request):
-        return render(
-            request,
-            "display/board.html",
-            {"organization": connection.tenant, "ws_path": WS_PATH},
-        )
+        organization = connection.tenant
+        language = board_language(organization=organization, requested=request.GET.get("lang"))
+        with translation.override(language):
+            response = render(
+                request,
+                "display/board.html",
+                {
+                    "organization": organization,
+                    "ws_path": WS_PATH,
+                    "board_language": language,
+                    "board_config": board_config(organization=organization, language=language),
+                },
+            )
+        response.headers["Content-Language"] = language
+        return response

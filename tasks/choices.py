@@ -58,6 +58,8 @@ class EventType(models.TextChoices):
     TASK_CANCELLED = "task.cancelled", "task.cancelled"
     AGENT_LOW_STOCK = "agent.low_stock", "agent.low_stock"
     AGENT_SOLD_OUT = "agent.sold_out", "agent.sold_out"
+    # Stock back out of sold out / low (boards clear their strip): agents.stock._restocked.
+    AGENT_RESTOCKED = "agent.restocked", "agent.restocked"
 
 
 # The "bump" of a display screen: the next status on the happy path.

@@ -64,7 +64,12 @@ class TestConnect:
 
         async def body():
             comm, (hello, snapshot) = await _open(rt_a, screen=screen)
-            assert hello["principal"] == {"kind": "screen", "name": "Pass", "station": []}
+            assert hello["principal"] == {
+                "kind": "screen",
+                "name": "Pass",
+                "station": [],
+                "mode": "line",
+            }
             assert task.pk in [t["id"] for t in snapshot["tasks"]]
             assert snapshot["seq"] == await sync_to_async(rt_a.last_seq)()
             created = await sync_to_async(rt_a.task)(rt_a.beer)

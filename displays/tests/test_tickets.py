@@ -59,8 +59,10 @@ class TestTicketEndpoint:
             "id": screen["id"],
             "name": "Pass",
             "station": [],
+            "mode": "line",
         }
         assert body["settings"]["card_amber_minutes"] == 7
+        assert body["settings"]["recall_minutes"] == acme.organization.recall_minutes
         assert body["settings"]["card_red_minutes"] == acme.organization.card_red_minutes
         principal = _consume(acme, body["ticket"])
         assert (principal.kind, principal.id, principal.schema) == (
