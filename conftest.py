@@ -53,8 +53,10 @@ class Org:
         connection.set_tenant(self.organization)
 
 
-def make_org(slug: str, *, timezone: str | None = None) -> Org:
-    extra = {"timezone": timezone} if timezone else {}
+def make_org(slug: str, *, timezone: str | None = None, language: str = "en") -> Org:
+    # English, not the product's zh-hans default: tests assert on English messages, sheets and
+    # pages; the language tests (core/tests/test_i18n.py) switch an organization to zh-hans.
+    extra = {"language": language, **({"timezone": timezone} if timezone else {})}
     host = f"{slug}.localhost"
     # No owner invitation (it would queue an email job): the members are seeded directly.
     organization = organization_create(name=slug.title(), slug=slug, domain=host, **extra)
@@ -68,8 +70,20 @@ def make_org(slug: str, *, timezone: str | None = None) -> Org:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup, django_db_blocker, request):
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django creates the test database only when a collected test asks for it
+            # by marker or the ``db`` fixture; a run of modules that reach it only through
+            # ``live_db`` (servers, workers, sockets) would otherwise use the real database.
+            from django.test.utils import setup_databases
+
+            setup_databases(
+                verbosity=0,
+                interactive=False,
+                aliases={"default"},
+                keepdb=not request.config.getoption("create_db"),
+            )
         call_command("platform_setup", verbosity=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
     yield
 

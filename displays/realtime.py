@@ -67,6 +67,10 @@ def session_open(*, ticket: str) -> Session:
         screen = Screen.objects.filter(pk=principal.id, is_active=True).first()
         if screen is None:
             raise SessionRefused("SCREEN_REVOKED", _("This screen has been revoked."))
+        if principal.credential and principal.credential != screen.token_hash:
+            raise SessionRefused(
+                "SCREEN_TOKEN_ROTATED", _("This screen's token was replaced. Sign in again.")
+            )
         screen_touch(screen_id=screen.pk)
         return Session(
             kind=principal.kind,
@@ -84,6 +88,8 @@ def session_open(*, ticket: str) -> Session:
         )
     if not policy.permits(policy.WS, "connect", role=membership.role):
         raise SessionRefused("PERMISSION_DENIED", _DENIED)
+    if principal.credential and principal.credential != str(membership.user.session_version):
+        raise SessionRefused("SESSION_REVOKED", _("Your session has ended. Sign in again."))
     return Session(
         kind=principal.kind,
         principal_id=principal.id,

@@ -25,6 +25,9 @@ class TicketPrincipal:
     kind: str  # PrincipalKind
     id: int
     schema: str
+    # The credential the ticket was asked with (a user's session version, a screen's token
+    # hash): a ticket taken just before a session ended or a token was rotated opens nothing.
+    credential: str = ""
 
 
 def _redis():
@@ -36,9 +39,11 @@ def _key(ticket: str) -> str:
     return cache.make_key(TICKET_KEY.format(ticket=ticket))
 
 
-def ticket_issue(*, kind: str, principal_id: int) -> str:
+def ticket_issue(*, kind: str, principal_id: int, credential: str = "") -> str:
     ticket = secrets.token_urlsafe(TICKET_BYTES)
-    principal = TicketPrincipal(kind=kind, id=principal_id, schema=connection.schema_name)
+    principal = TicketPrincipal(
+        kind=kind, id=principal_id, schema=connection.schema_name, credential=credential
+    )
     _redis().set(_key(ticket), json.dumps(asdict(principal)), ex=settings.WS_TICKET_TTL_SECONDS)
     return ticket
 
@@ -56,4 +61,9 @@ def ticket_consume(*, ticket: str) -> TicketPrincipal | None:
         PrincipalKind.USER,
     ):
         return None
-    return TicketPrincipal(**data)
+    return TicketPrincipal(
+        kind=data["kind"],
+        id=data["id"],
+        schema=data["schema"],
+        credential=str(data.get("credential", "")),
+    )

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import OrganizationJWTAuthentication
+from accounts.tokens import SESSION_VERSION_CLAIM
 from core.api import TenantViewSet
 
 from .authentication import ScreenPrincipal, ScreenTokenAuthentication
@@ -97,7 +98,9 @@ class TicketView(APIView):
         user = request.user
         if isinstance(user, ScreenPrincipal):
             screen = user.screen
-            ticket = ticket_issue(kind=PrincipalKind.SCREEN, principal_id=screen.pk)
+            ticket = ticket_issue(
+                kind=PrincipalKind.SCREEN, principal_id=screen.pk, credential=screen.token_hash
+            )
             principal = {
                 "kind": PrincipalKind.SCREEN,
                 "id": screen.pk,
@@ -106,7 +109,11 @@ class TicketView(APIView):
                 "mode": screen.mode,
             }
         else:
-            ticket = ticket_issue(kind=PrincipalKind.USER, principal_id=user.pk)
+            ticket = ticket_issue(
+                kind=PrincipalKind.USER,
+                principal_id=user.pk,
+                credential=str(request.auth.get(SESSION_VERSION_CLAIM, "")),
+            )
             principal = {
                 "kind": PrincipalKind.USER,
                 "id": user.pk,

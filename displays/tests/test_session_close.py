@@ -119,3 +119,60 @@ def test_the_recheck_closes_a_socket_whose_close_message_was_lost(rt_a, person):
         assert message["code"] == "SESSION_REVOKED"
 
     run(body)
+
+
+def _ticket_over_http(live, *, user=None, screen_token=None) -> str:
+    from rest_framework.test import APIClient
+
+    from accounts.tokens import tokens_for_membership
+
+    client = APIClient(HTTP_HOST=live.host)
+    if user is not None:
+        token = tokens_for_membership(user=user, organization=live.org.organization)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.access_token}")
+    else:
+        client.credentials(HTTP_AUTHORIZATION=f"Screen {screen_token}")
+    response = client.post("/api/v1/realtime/tickets/")
+    assert response.status_code == 201, response.content
+    return response.json()["ticket"]
+
+
+def test_a_ticket_taken_before_the_session_ended_opens_nothing(rt_a, person):
+    """The 30 s between asking for a ticket and opening the socket is no back door."""
+    ticket = _ticket_over_http(rt_a, user=person)
+    user_sessions_revoke(user=person)
+
+    async def body():
+        comm, messages = await _open(rt_a, ticket=ticket)
+        assert messages[0]["type"] == "error"
+        assert messages[0]["code"] == "SESSION_REVOKED"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_ticket_taken_with_a_rotated_screen_token_opens_nothing(rt_a):
+    screen, token = rt_a.screen(name="Rotated before connect")
+    ticket = _ticket_over_http(rt_a, screen_token=token)
+    with tenant_context(rt_a.org.organization):
+        screen_rotate_token(screen_id=screen.pk)
+
+    async def body():
+        comm, messages = await _open(rt_a, ticket=ticket)
+        assert messages[0]["code"] == "SCREEN_TOKEN_ROTATED"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_fresh_ticket_after_the_bump_still_opens(rt_a, person):
+    user_sessions_revoke(user=person)
+    person.refresh_from_db()
+    ticket = _ticket_over_http(rt_a, user=person)
+
+    async def body():
+        comm, messages = await _open(rt_a, ticket=ticket)
+        assert messages[0]["type"] == "hello"
+        await comm.disconnect()
+
+    run(body)
