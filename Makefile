@@ -5,27 +5,46 @@
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+# Compiled translations (.mo, not in git): rebuilt whenever a .po changes (docs/i18n.md).
+MESSAGES_MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+# Settings that load without a database or Redis (compilemessages and makemessages need neither).
+I18N_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
 
-.PHONY: run test lint format migrations-check bench clean-data help
+.PHONY: run test lint format migrations-check bench clean-data help messages
 
 help:
 	@echo "make run    - embedded PostgreSQL + Redis, migrate, seed the demo, web + worker + beat"
 	@echo "make test   - the whole pytest suite against real PostgreSQL and Redis"
 	@echo "make lint   - ruff check + format check + makemigrations --check"
 	@echo "make bench  - the benchmarks in bench/ (see docs/performance.md)"
+	@echo "make messages - collect new strings into locale/*.po (needs GNU gettext)"
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (found %s)" % sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --upgrade --quiet pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(I18N_ENV) $(VENV)/bin/python manage.py compilemessages -v 0
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-run: $(STAMP)
+# Pure Python (polib, core/management/commands/compilemessages.py): no msgfmt on the machine.
+locale/%.mo: locale/%.po | $(STAMP)
+	$(I18N_ENV) $(VENV)/bin/python manage.py compilemessages -v 0
+
+MESSAGES_IGNORE := -i '.venv/*' -i 'bench/*' -i 'scripts/*' -i '*/tests/*' -i 'staticfiles/*' \
+	-i 'media/*' -i '.data/*' -i 'conftest.py'
+# Developers only: makemessages runs GNU gettext's xgettext/msgmerge. New msgids arrive with
+# an empty msgstr; core/tests/test_i18n.py fails until each one is translated.
+messages: $(STAMP)
+	$(I18N_ENV) $(VENV)/bin/python manage.py makemessages -l zh_Hans --no-obsolete $(MESSAGES_IGNORE)
+	$(I18N_ENV) $(VENV)/bin/python manage.py makemessages -d djangojs -l zh_Hans --no-obsolete $(MESSAGES_IGNORE)
+	$(I18N_ENV) $(VENV)/bin/python manage.py compilemessages -v 0
+
+run: $(STAMP) $(MESSAGES_MO)
 	$(VENV)/bin/python scripts/dev.py run
 
-test: $(STAMP)
+test: $(STAMP) $(MESSAGES_MO)
 	$(VENV)/bin/python scripts/dev.py test $(PYTEST_ARGS)
 
 lint: $(STAMP)

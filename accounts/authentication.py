@@ -17,6 +17,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from core.local_cache import LocalCache
+from core.locale import user_language_activate
 
 from .selectors import membership_get_active
 from .tokens import ORG_CLAIM, access_token_is_revoked, token_session_version
@@ -36,6 +37,8 @@ class OrganizationJWTAuthentication(JWTAuthentication):
             return None
         if access_token_is_revoked(result[1]):
             raise InvalidToken(REVOKED)
+        # DRF authenticates inside the view: the user's language is known here, first (core.locale).
+        user_language_activate(request, result[0])
         return result
 
     def get_validated_token(self, raw_token):

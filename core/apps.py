@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "core"
-    verbose_name = "Platform plumbing"
+    verbose_name = _("Platform plumbing")
 
     def ready(self):
         # OpenAPI scheme, cache clearing, per-organization CORS origins (signal receivers).

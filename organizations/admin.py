@@ -20,7 +20,15 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "schema_name", "is_active", "timezone", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "schema_name",
+        "is_active",
+        "language",
+        "timezone",
+        "created_at",
+    ]
     list_filter = ["is_active", "timezone"]
     search_fields = ["name", "slug", "schema_name", "domains__domain"]
     readonly_fields = ["schema_name", "created_at", "updated_at"]

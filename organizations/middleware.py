@@ -2,11 +2,13 @@
 
 from django.conf import settings
 from django.db import connection
+from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from core.exceptions import error_response
 from core.local_cache import LocalCache
+from core.locale import organization_language_activate
 from core.logging_context import bind_request_context
 
 _tenants_by_host = LocalCache("tenant-by-host")
@@ -50,7 +52,7 @@ class TenantMiddleware(TenantMainMiddleware):
             return error_response(
                 status=404,
                 code="TENANT_NOT_FOUND",
-                message="No organization is served at this host.",
+                message=_("No organization is served at this host."),
                 details={"host": hostname},
             )
         request.tenant = tenant
@@ -59,10 +61,12 @@ class TenantMiddleware(TenantMainMiddleware):
         if tenant.schema_name == get_public_schema_name():
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return None
+        # The platform host keeps LANGUAGE_CODE: its row's language is nobody's choice.
+        organization_language_activate(request, tenant)
         if not tenant.is_active and not request.path_info.startswith(_ALWAYS_OPEN):
             return error_response(
                 status=403,
                 code="ORGANIZATION_SUSPENDED",
-                message="This organization is suspended. Contact the platform operator.",
+                message=_("This organization is suspended. Contact the platform operator."),
             )
         return None

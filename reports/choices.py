@@ -1,11 +1,13 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ReportStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    # A report's states read differently from a task's in Chinese: their own context.
+    PENDING = "pending", pgettext_lazy("report status", "Pending")
     RUNNING = "running", _("Running")
-    READY = "ready", _("Ready")
+    READY = "ready", pgettext_lazy("report status", "Ready")
     FAILED = "failed", _("Failed")
 
 

@@ -17,12 +17,13 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context, tenant_context
 
 from core.exceptions import ConflictError
 from core.jobs import job_send
+from core.locale import organization_language
 from organizations.business_day import business_date, business_day_bounds, org_zone
 from organizations.selectors import organization_list_active
 
@@ -254,10 +255,13 @@ def report_build(*, organization, kind: str, period: date) -> tuple[dict, bytes]
     """Metrics and workbook bytes of one period (reads only; current tenant schema)."""
     first, last = report_period_dates(kind=kind, period=period)
     metrics = compute_metrics(organization, first, last, monthly=kind == ReportKind.MONTHLY)
-    title = _("Daily report") if kind == ReportKind.DAILY else _("Monthly report")
-    content = build_workbook(
-        organization, metrics, title=str(title), period=Period.of(organization, first, last)
-    )
+    # The workbook is the organization's, in its language (DESIGN 13): a job has no request, and
+    # a regenerate asked in another language must not change the sheets everyone reads.
+    with translation.override(organization_language(organization)):
+        title = _("Daily report") if kind == ReportKind.DAILY else _("Monthly report")
+        content = build_workbook(
+            organization, metrics, title=str(title), period=Period.of(organization, first, last)
+        )
     return metrics, content
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
@@ -296,7 +297,7 @@ class _TaskRows:
             _("Workspace"),
             _("Customer"),
             _("Created"),
-            _("Ready"),
+            pgettext("time column", "Ready"),
             _("Closed"),
             _("Items"),
             _("Subtotal"),

@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
     # Before the tenant middleware, so its own answers (suspended: 403) carry CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
+    # The request's language (DESIGN 13), before any answer that carries a message (413, the
+    # tenant middleware's 404/403); the organization and the user refine it later (core.locale).
+    "core.locale.LanguageMiddleware",
     # 413 for an oversized declared body, for every host, before anything reads it.
     "core.middleware.RequestSizeLimitMiddleware",
     "organizations.middleware.TenantMiddleware",
@@ -81,7 +84,6 @@ MIDDLEWARE = [
     # /static/ (the display board's JS/CSS): hashed, compressed files in production.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -307,7 +309,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- I18N / time -----------------------------------------------------------------------------
-LANGUAGE_CODE = "en"
+# The language of answers on hosts without an organization (platform, unknown host), of jobs and
+# of operators' commands; organizations have their own (Organization.language, core.locale).
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists
 
 from organizations.schema_pool import schema_pool_fill
@@ -18,22 +19,24 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         verbosity = opts.get("verbosity", 1)
-        self.stdout.write("[1/5] migrating the public schema")
+        self.stdout.write(_("[1/5] migrating the public schema"))
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         template = settings.TENANT_BASE_SCHEMA
-        self.stdout.write(f"[2/5] migrating the tenant template schema '{template}'")
+        self.stdout.write(
+            _("[2/5] migrating the tenant template schema '%(schema)s'") % {"schema": template}
+        )
         if not schema_exists(template):
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{template}"')
         call_command("migrate_schemas", schema_name=template, interactive=False, verbosity=0)
-        self.stdout.write("[3/5] migrating every organization's schema")
+        self.stdout.write(_("[3/5] migrating every organization's schema"))
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity - 1)
         public_tenant_ensure()
-        self.stdout.write("[4/5] registering periodic tasks")
+        self.stdout.write(_("[4/5] registering periodic tasks"))
         periodic_tasks_ensure()
-        self.stdout.write("[5/5] warming the pool of ready tenant schemas")
+        self.stdout.write(_("[5/5] warming the pool of ready tenant schemas"))
         schema_pool_fill()
-        self.stdout.write(self.style.SUCCESS("platform ready"))
+        self.stdout.write(self.style.SUCCESS(_("platform ready")))
 
 
 def periodic_tasks_ensure() -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent
@@ -36,12 +37,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, org, rate, duration, seed, **options):
         if rate <= 0:
-            raise CommandError("--rate must be positive")
+            raise CommandError(gettext("--rate must be positive"))
         organization = Organization.objects.filter(slug=org).first() or (
             Organization.objects.filter(schema_name=org).first()
         )
         if organization is None or organization.is_public:
-            raise CommandError(f"unknown organization {org!r}")
+            raise CommandError(gettext("unknown organization %(org)r") % {"org": org})
         rng = random.Random(seed)
         stopping = {"now": False}
 
@@ -59,7 +60,10 @@ class Command(BaseCommand):
                     Agent.objects.filter(is_available=True).values_list("pk", flat=True)
                 )
                 if not agent_ids:
-                    raise CommandError(f"{org} has no available agents (seed the catalog first)")
+                    raise CommandError(
+                        gettext("%(org)s has no available agents (seed the catalog first)")
+                        % {"org": org}
+                    )
                 while not stopping["now"]:
                     if duration and time.monotonic() - started >= duration:
                         break

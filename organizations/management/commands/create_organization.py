@@ -21,9 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--timezone", default=None, help="IANA name, default Asia/Shanghai")
         parser.add_argument("--currency", default=None)
+        parser.add_argument(
+            "--language", default=None, choices=["zh-hans", "en"], help="default zh-hans"
+        )
 
     def handle(self, *args, **opts):
-        extra = {k: opts[k] for k in ("timezone", "currency") if opts[k]}
+        extra = {k: opts[k] for k in ("timezone", "currency", "language") if opts[k]}
         started = time.perf_counter()
         try:
             provisioned = organization_provision(
@@ -35,10 +38,10 @@ class Command(BaseCommand):
             )
         except ApplicationError as exc:
             hint = {
-                "ORGANIZATION_EXISTS": "Pick another --slug, or use the admin to edit it.",
-                "DOMAIN_EXISTS": "Pick another --domain.",
-                "INVALID_SLUG": "Example: --slug acme-foods",
-            }.get(exc.code, "Fix the value and run the command again.")
+                "ORGANIZATION_EXISTS": _("Pick another --slug, or use the admin to edit it."),
+                "DOMAIN_EXISTS": _("Pick another --domain."),
+                "INVALID_SLUG": _("Example: --slug acme-foods"),
+            }.get(exc.code, _("Fix the value and run the command again."))
             raise CommandError(f"{exc.code}: {exc.message} {exc.details or ''}\n{hint}") from exc
         elapsed = time.perf_counter() - started
         org = provisioned.organization

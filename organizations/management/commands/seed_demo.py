@@ -50,11 +50,11 @@ class Command(BaseCommand):
             )
         if not User.objects.filter(email=ADMIN_EMAIL).exists():
             User.objects.create_superuser(email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
-            self.stdout.write(f"created platform superuser {ADMIN_EMAIL}")
+            self.stdout.write(_("created platform superuser %(email)s") % {"email": ADMIN_EMAIL})
         for spec in DEMO_ORGS:
             org = self._ensure_org(spec)
             self._seed_org(org, days=0 if opts["no_history"] else opts["days"])
-        self.stdout.write(self.style.SUCCESS("demo data ready"))
+        self.stdout.write(self.style.SUCCESS(_("demo data ready")))
 
     def _ensure_org(self, spec: dict) -> Organization:
         slug = spec["slug"]
@@ -66,7 +66,10 @@ class Command(BaseCommand):
                 domain=spec["domain"],
                 timezone=spec["timezone"],
             )
-            self.stdout.write(f"created organization {slug} ({spec['domain']})")
+            self.stdout.write(
+                _("created organization %(slug)s (%(domain)s)")
+                % {"slug": slug, "domain": spec["domain"]}
+            )
         for role in (Role.OWNER, Role.MANAGER, Role.STAFF):
             user, created = User.objects.get_or_create(email=f"{role}@{slug}.test")
             if created:
@@ -79,11 +82,13 @@ class Command(BaseCommand):
         try:
             from tasks.demo import seed_demo_catalog, seed_demo_history
         except ImportError:  # the demo data module is optional during development
-            self.stdout.write(self.style.WARNING("tasks.demo not available: no catalog seeded"))
+            self.stdout.write(self.style.WARNING(_("tasks.demo not available: no catalog seeded")))
             return
         with tenant_context(org):
             seed_demo_catalog(org)
             if days:
                 with tqdm(total=days, desc=f"history {org.slug}", unit="day") as bar:
                     created = seed_demo_history(org, days=days, progress=bar.update)
-                self.stdout.write(f"{org.slug}: {created} historical tasks")
+                self.stdout.write(
+                    _("%(org)s: %(count)d historical tasks") % {"org": org.slug, "count": created}
+                )

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
@@ -25,18 +26,23 @@ def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise CommandError(f"Invalid {option} '{value}': use YYYY-MM-DD, e.g. 2026-01-14.") from exc
+        raise CommandError(
+            _("Invalid %(option)s '%(value)s': use YYYY-MM-DD, e.g. 2026-01-14.")
+            % {"option": option, "value": value}
+        ) from exc
 
 
 def _parse_month(value: str) -> date:
     match = re.fullmatch(r"(\d{4})-(\d{2})", value)
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise CommandError(f"Invalid --month '{value}': use YYYY-MM, e.g. 2026-01.")
+        raise CommandError(
+            _("Invalid --month '%(value)s': use YYYY-MM, e.g. 2026-01.") % {"value": value}
+        )
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
 class Command(BaseCommand):
-    help = "Generate daily or monthly reports now, in this process (for backfills)."
+    help = _("Generate daily or monthly reports now, in this process (for backfills).")
 
     def add_arguments(self, parser):
         who = parser.add_mutually_exclusive_group(required=True)
@@ -57,7 +63,7 @@ class Command(BaseCommand):
             for kind, period in self._periods(organization, opts, now):
                 jobs.append((organization, kind, period))
         if not jobs:
-            raise CommandError("Nothing to generate.")
+            raise CommandError(_("Nothing to generate."))
         failures = 0
         bar = tqdm(jobs, unit="report", disable=opts["no_progress"], file=self.stderr._out)
         for organization, kind, period in bar:
@@ -69,9 +75,16 @@ class Command(BaseCommand):
                     failures += 1
                     self.stderr.write(f"{organization.slug} {kind} {period}: {exc}")
         done = len(jobs) - failures
-        self.stdout.write(self.style.SUCCESS(f"{done} report(s) generated, {failures} failed."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("%(done)d report(s) generated, %(failures)d failed.")
+                % {"done": done, "failures": failures}
+            )
+        )
         if failures:
-            raise CommandError(f"{failures} report(s) failed; see the messages above.")
+            raise CommandError(
+                _("%(failures)d report(s) failed; see the messages above.") % {"failures": failures}
+            )
 
     def _organizations(self, opts) -> list[Organization]:
         if opts["all"]:
@@ -86,8 +99,8 @@ class Command(BaseCommand):
                 .values_list("slug", flat=True)[:20]
             )
             raise CommandError(
-                f"Unknown organization '{opts['org']}'. Use one of the slugs: {known or '(none)'}"
-                " or --all."
+                _("Unknown organization '%(org)s'. Use one of the slugs: %(known)s or --all.")
+                % {"org": opts["org"], "known": known or _("(none)")}
             )
         return [organization]
 
@@ -97,25 +110,28 @@ class Command(BaseCommand):
             month = _parse_month(opts["month"])
             if month_last_day(month) >= today:
                 raise CommandError(
-                    f"--month {opts['month']} has not closed yet for {organization.slug}: "
-                    "pick an earlier month."
+                    _("--month %(month)s has not closed yet for %(org)s: pick an earlier month.")
+                    % {"month": opts["month"], "org": organization.slug}
                 )
             return [(ReportKind.MONTHLY, month)]
         if opts["date"]:
             first = last = _parse_date(opts["date"], "--date")
         elif opts["date_from"] or opts["date_to"]:
             if not (opts["date_from"] and opts["date_to"]):
-                raise CommandError("Give both --from and --to (YYYY-MM-DD).")
+                raise CommandError(_("Give both --from and --to (YYYY-MM-DD)."))
             first = _parse_date(opts["date_from"], "--from")
             last = _parse_date(opts["date_to"], "--to")
             if first > last:
-                raise CommandError("--from must be on or before --to.")
+                raise CommandError(_("--from must be on or before --to."))
         else:
             first = last = report_due_date(organization, now)
         if last >= today:
             raise CommandError(
-                f"Business day {last} has not closed yet for {organization.slug} (today is "
-                f"{today} there): pick an earlier date."
+                _(
+                    "Business day %(day)s has not closed yet for %(org)s (today is %(today)s "
+                    "there): pick an earlier date."
+                )
+                % {"day": last, "org": organization.slug, "today": today}
             )
         return [
             (ReportKind.DAILY, first + timedelta(days=i)) for i in range((last - first).days + 1)
