@@ -1,5 +1,6 @@
 """Liveness, readiness and the benchmark floor."""
 
+import logging
 import socket
 from urllib.parse import urlparse
 
@@ -16,6 +17,20 @@ def health(request):
 def _check_database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+def _check_database_pooling() -> None:
+    """Probed again on every call (not the process's cached verdict): a pooler switched to
+    transaction mode under running processes makes them unready (core/db_backend/pooling.py)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.db_backend.pooling import refuse_transaction_pooling
+
+    try:
+        refuse_transaction_pooling(connection.get_connection_params(), cached=False)
+    except ImproperlyConfigured as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        raise
 
 
 def _check_redis() -> None:
@@ -35,7 +50,12 @@ def _check_broker() -> None:
 
 def ready(request):
     """200 when PostgreSQL, Redis and the Celery broker answer; 503 naming what failed."""
-    checks = {"database": _check_database, "redis": _check_redis, "broker": _check_broker}
+    checks = {
+        "database": _check_database,
+        "database_pooling": _check_database_pooling,
+        "redis": _check_redis,
+        "broker": _check_broker,
+    }
     results, failing = {}, []
     for name, check in checks.items():
         try:

@@ -125,8 +125,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
 # Statements run through ``connection.prepared_cursor()`` (core.db_backend: the fixed statements
 # of task create) are prepared by PostgreSQL from their Nth run on a connection; Django's own
-# cursors bind on the client and are never prepared. "off" behind a pooler in transaction mode
-# that does not track prepared statements (PgBouncer < 1.21).
+# cursors bind on the client and are never prepared ("off" disables). Prepared statements live
+# in the server session: PostgreSQL directly or PgBouncer in session mode (transaction pooling is
+# refused, core/db_backend/pooling.py).
 _prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
     None if _prepare_threshold in ("", "off", "none") else int(_prepare_threshold)

@@ -7,11 +7,15 @@ right path. Here the path the session really has is remembered, and kept when th
 needs the same one. Whatever can change or undo it (a new connection, ``close``,
 ``rollback``, ``savepoint_rollback``) forgets it, so the next query sets it again.
 
-It also offers ``prepared_cursor()`` for the few fixed statements of the hot paths (task create).
+It also offers ``prepared_cursor()`` for the few fixed statements of the hot paths (task create),
+and refuses to connect through a transaction-pooling proxy (``pooling.py``).
 """
 
+from django.conf import settings
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django_tenants.postgresql_backend import base as tenant_base
+
+from .pooling import refuse_transaction_pooling
 
 
 class DatabaseWrapper(tenant_base.DatabaseWrapper):
@@ -31,9 +35,9 @@ class DatabaseWrapper(tenant_base.DatabaseWrapper):
         statements with ``%s`` placeholders (no ``%(name)s``, no literal ``%``); queries still go
         through Django's cursor wrapper (query logging, ``assertNumQueries``), and the tenant's
         ``search_path`` is handled as for any cursor (PostgreSQL re-plans a prepared statement
-        when the path changes). Behind PgBouncer in transaction mode, it must track prepared
-        statements (``max_prepared_statements``, PgBouncer >= 1.21), or set
-        ``DATABASE_PREPARE_THRESHOLD=off``: statements are then bound server side, unprepared.
+        when the path changes). Prepared statements live in the server session: PostgreSQL
+        directly or through a session-pooling proxy only (transaction pooling is refused, see
+        ``pooling.py``).
         """
         self._server_binding = True
         try:
@@ -67,6 +71,10 @@ class DatabaseWrapper(tenant_base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params):
         self._session_search_path = None
+        if getattr(settings, "DATABASE_REFUSE_TRANSACTION_POOLING", True):
+            # Once per process and server, before the first connection is used: behind a
+            # transaction pooler every per-session assumption above is wrong (pooling.py).
+            refuse_transaction_pooling(conn_params)
         return super().get_new_connection(conn_params)
 
     # Forgotten *after* the parent ran: a rollback or a savepoint rollback undoes a SET made in

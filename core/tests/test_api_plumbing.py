@@ -151,7 +151,12 @@ def test_health_and_ready(acme):
     assert APIClient(HTTP_HOST="localhost").get("/health/").json() == {"status": "ok"}
     response = APIClient(HTTP_HOST=acme.host).get("/ready/")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "database_pooling": "ok",
+        "redis": "ok",
+        "broker": "ok",
+    }
 
 
 def test_metrics_are_exported(acme):
