@@ -71,6 +71,17 @@ def schema_pool_refill_soon() -> None:
     """Ask a worker to top the pool up once the current transaction commits."""
     if settings.TENANT_SCHEMA_POOL_SIZE <= 0:
         return
+    from core.jobs import JobQueueUnavailable, job_send
+
     from .tasks import schema_pool_refill
 
-    transaction.on_commit(lambda: schema_pool_refill.delay())
+    def refill() -> None:
+        # Runs in the request that created an organization, which has succeeded: a broker that
+        # cannot be reached costs a log line here (quickly), not a 500 after 19 s. The pool is
+        # a buffer; the next organization created asks again.
+        try:
+            job_send(schema_pool_refill)
+        except JobQueueUnavailable:
+            logger.warning("schema pool refill not queued: the broker cannot be reached")
+
+    transaction.on_commit(refill)
