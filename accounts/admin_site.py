@@ -15,6 +15,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from audit.choices import PlatformAction
+from audit.services import platform_audit_record
 from core.client_ip import client_ip
 
 from . import lockout
@@ -111,6 +113,9 @@ class PlatformAdminSite(admin.AdminSite):
             messages.error(request, exc.message)
         else:
             if removed:
+                platform_audit_record(
+                    action=PlatformAction.LOCKOUT_UNLOCK, changes={"lockout": [key, None]}
+                )
                 messages.success(request, gettext("Unlocked %(key)s.") % {"key": key})
             else:
                 messages.warning(request, gettext("No such lockout."))

@@ -23,6 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from audit.choices import AuditAction
+from audit.services import Target, audit_record
 from core.exceptions import ApplicationError, ConflictError, NotFoundError
 from core.local_cache import local_caches_clear
 from core.sockets import sockets_close_on_commit, user_group_name
@@ -108,16 +110,35 @@ def membership_update_role(*, membership: Membership, role: str) -> Membership:
         and _owner_count_locked(membership.organization) <= 1
     ):
         raise ConflictError(_("An organization must keep at least one owner."), code="LAST_OWNER")
+    role_before = membership.role
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
+    if role != role_before:
+        audit_record(
+            action=AuditAction.MEMBER_ROLE,
+            target=_member_target(membership),
+            changes={"role": [role_before, role]},
+            organization=membership.organization,
+        )
     return membership
+
+
+def _member_target(membership: Membership) -> Target:
+    return Target(type="membership", id=str(membership.pk), label=membership.user.email)
 
 
 @transaction.atomic
 def membership_delete(*, membership: Membership) -> None:
     if membership.role == Role.OWNER and _owner_count_locked(membership.organization) <= 1:
         raise ConflictError(_("An organization must keep at least one owner."), code="LAST_OWNER")
+    target = _member_target(membership)
     membership.delete()
+    audit_record(
+        action=AuditAction.MEMBER_REMOVE,
+        target=target,
+        changes={"role": [membership.role, None]},
+        organization=membership.organization,
+    )
     # The person's open WebSockets on this organization close once the removal commits.
     sockets_close_on_commit(
         groups=[user_group_name(membership.organization.schema_name, membership.user_id)],
@@ -408,6 +429,13 @@ def invitation_create(
             _("This email already has a pending invitation: resend or revoke it."),
             code="INVITATION_PENDING",
         ) from exc
+    audit_record(
+        action=AuditAction.MEMBER_INVITE,
+        target=invitation,
+        actor=invited_by,
+        changes={"email": [None, email], "role": [None, role]},
+        organization=organization,
+    )
     issued = IssuedInvitation(invitation=invitation, token=token)
     _send_invitation_on_commit(issued)
     return issued
@@ -455,6 +483,12 @@ def invitation_resend(*, invitation: Invitation) -> IssuedInvitation:
     invitation.send_count = F("send_count") + 1
     invitation.save(update_fields=["token_hash", "expires_at", "last_sent_at", "send_count"])
     invitation.refresh_from_db(fields=["send_count"])
+    audit_record(
+        action=AuditAction.INVITATION_RESEND,
+        target=invitation,
+        changes={"send_count": [invitation.send_count - 1, invitation.send_count]},
+        organization=invitation.organization,
+    )
     issued = IssuedInvitation(invitation=invitation, token=token)
     _send_invitation_on_commit(issued)
     return issued
@@ -473,6 +507,12 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action=AuditAction.INVITATION_REVOKE,
+            target=invitation,
+            changes={"revoked_at": [None, invitation.revoked_at]},
+            organization=invitation.organization,
+        )
     return invitation
 
 
@@ -487,6 +527,14 @@ def _invitation_close(*, invitation: Invitation, user: User) -> None:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    # The invitee is the actor: an accepted link is their act, whoever sent it.
+    audit_record(
+        action=AuditAction.INVITATION_ACCEPT,
+        target=invitation,
+        actor=user,
+        changes={"role": [None, invitation.role]},
+        organization=invitation.organization,
+    )
     local_caches_clear()
 
 

@@ -14,6 +14,8 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from audit.choices import AuditAction
+from audit.services import Target, audit_changes, audit_record, audit_snapshot
 from core.exceptions import ApplicationError, ConflictError, NotFoundError, PlanLimitError
 
 from .cache import catalog_cache_invalidate
@@ -88,6 +90,11 @@ def category_create(*, name: str, sort_order: int = 0) -> AgentCategory:
             category = AgentCategory.objects.create(name=name, sort_order=sort_order)
     except IntegrityError as exc:  # a concurrent create with the same name
         raise _name_taken(name) from exc
+    audit_record(
+        action=AuditAction.CATEGORY_CREATE,
+        target=category,
+        changes=audit_changes(before={}, after={"name": name, "sort_order": sort_order}),
+    )
     catalog_cache_invalidate()
     return category
 
@@ -97,6 +104,7 @@ def category_update(*, category: AgentCategory, **fields) -> AgentCategory:
     name = fields.get("name")
     if name and AgentCategory.objects.filter(name__iexact=name).exclude(pk=category.pk).exists():
         raise _name_taken(name)
+    before = audit_snapshot(category, fields)
     for key, value in fields.items():
         setattr(category, key, value)
     try:
@@ -104,6 +112,11 @@ def category_update(*, category: AgentCategory, **fields) -> AgentCategory:
             category.save(update_fields=[*fields.keys(), "updated_at"])
     except IntegrityError as exc:
         raise _name_taken(name) from exc
+    audit_record(
+        action=AuditAction.CATEGORY_UPDATE,
+        target=category,
+        changes=audit_changes(before=before, after=fields),
+    )
     catalog_cache_invalidate()
     return category
 
@@ -116,15 +129,27 @@ def category_delete(*, category: AgentCategory) -> None:
         code="CATEGORY_IN_USE",
         details={"category_id": category.pk, "agents": category.agents.count()},
     )
+    target = Target(type="agentcategory", id=str(category.pk), label=category.name)
     try:
         with transaction.atomic():
             category.delete()
     except (ProtectedError, IntegrityError) as exc:
         raise in_use from exc
+    audit_record(action=AuditAction.CATEGORY_DELETE, target=target)
     catalog_cache_invalidate()
 
 
 # --- agents ----------------------------------------------------------------------------------
+
+# What an agent's create row shows (its stock: the ``initial`` movement has the ledger's view).
+_AGENT_AUDITED = (
+    "name",
+    "category_id",
+    "unit_price",
+    "is_available",
+    "stock",
+    "low_stock_threshold",
+)
 
 
 def _plan_lock() -> None:
@@ -167,6 +192,11 @@ def agent_create(
         stock_set_limited(
             agent=agent, stock=stock, user=user, note="initial stock", emit_events=False
         )
+    audit_record(
+        action=AuditAction.AGENT_CREATE,
+        target=agent,
+        changes=audit_changes(before={}, after=audit_snapshot(agent, _AGENT_AUDITED)),
+    )
     catalog_cache_invalidate()
     return agent
 
@@ -181,10 +211,16 @@ def agent_update(*, agent: Agent, **fields) -> Agent:
             code="VALIDATION_ERROR",
             details={"fields": {"stock": [_("Stock is changed through stock adjustments.")]}},
         )
+    before = audit_snapshot(agent, fields)
     for key, value in fields.items():
         setattr(agent, key, value)
     # The stock column is never part of this UPDATE: a concurrent task keeps its decrement.
     agent.save(update_fields=[*fields.keys(), "updated_at"])
+    audit_record(
+        action=AuditAction.AGENT_UPDATE,
+        target=agent,
+        changes=audit_changes(before=before, after=audit_snapshot(agent, fields)),
+    )
     catalog_cache_invalidate()
     return agent
 
@@ -193,6 +229,7 @@ def agent_update(*, agent: Agent, **fields) -> Agent:
 def agent_delete(*, agent: Agent) -> None:
     """Delete an agent nobody ordered yet; one with task items is a 409 ``AGENT_IN_USE`` (make
     it unavailable instead: reports keep pointing at it)."""
+    target = Target(type="agent", id=str(agent.pk), label=agent.name)
     try:
         with transaction.atomic():
             agent.delete()
@@ -202,6 +239,7 @@ def agent_delete(*, agent: Agent) -> None:
             code="AGENT_IN_USE",
             details={"agent_id": agent.pk},
         ) from exc
+    audit_record(action=AuditAction.AGENT_DELETE, target=target)
     catalog_cache_invalidate()
 
 
@@ -221,6 +259,7 @@ def agent_stock_adjust(
     """A manager's stock change: exactly one of ``delta`` (limited agents), ``set_limited``
     (start tracking an unlimited agent at that stock) or ``set_unlimited``."""
     agent = access_agent(agent_id=agent_id, lock=True)
+    stock_before = agent.stock
     if delta is not None:
         movement = stock_adjust(agent=agent, delta=delta, user=user, note=note)
     elif set_limited is not None:
@@ -233,6 +272,11 @@ def agent_stock_adjust(
             code="VALIDATION_ERROR",
             details={"fields": {"delta": [_("Give delta, set_limited or set_unlimited.")]}},
         )
+    audit_record(
+        action=AuditAction.STOCK_ADJUST,
+        target=agent,
+        changes={"stock": [stock_before, agent.stock], "reason": [None, note]},
+    )
     return agent, movement
 
 

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("tasks.urls")),
     path("", include("displays.urls")),
     path("", include("reports.urls")),
+    path("", include("audit.urls")),
 ]
 
 urlpatterns = [

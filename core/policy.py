@@ -122,6 +122,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     **_each("monthly-report", MANAGER, *_READ, "download", "regenerate"),
     ("report-job", "retrieve"): MANAGER,
     ("reports-dashboard", "get"): MANAGER,
+    # --- the audit trail: managers read it; nobody writes it through the API -----------------
+    **_each("audit", MANAGER, *_READ),
     # --- WebSocket (displays.consumers): the live board and the actions taken on it ----------
     (WS, "connect"): STAFF_OR_SCREEN,  # snapshot, replay, live events (a screen: its station)
     (WS, "bump"): STAFF_OR_SCREEN,  # advance a task's status

@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import AgentCategory
+from audit.choices import AuditAction
+from audit.services import audit_changes, audit_record, audit_snapshot
 from core.exceptions import ApplicationError, ConflictError, PlanLimitError
 from core.sockets import screen_group_name, sockets_close_on_commit
 from organizations.models import Organization
@@ -58,6 +60,11 @@ def screen_create(
     screen = Screen.objects.create(
         name=name, station=station, mode=mode, token_hash=token_hash, created_by=user
     )
+    audit_record(
+        action=AuditAction.SCREEN_CREATE,
+        target=screen,
+        changes=audit_changes(before={}, after={"name": name, "station": station, "mode": mode}),
+    )
     return screen, token
 
 
@@ -72,6 +79,7 @@ def screen_update(
     """Rename a screen, change its station or mode. A board picks a new station or mode up at
     its next connect (the ticket carries them)."""
     screen = access_screen(screen_id=screen_id, lock=True)
+    before = audit_snapshot(screen, ("name", "station", "mode"))
     if name is not None:
         screen.name = name
     if station is not None:
@@ -79,6 +87,11 @@ def screen_update(
     if mode is not None:
         screen.mode = mode
     screen.save(update_fields=["name", "station", "mode", "updated_at"])
+    audit_record(
+        action=AuditAction.SCREEN_UPDATE,
+        target=screen,
+        changes=audit_changes(before=before, after=audit_snapshot(screen, before)),
+    )
     return screen
 
 
@@ -92,6 +105,8 @@ def screen_rotate_token(*, screen_id: int) -> tuple[Screen, str]:
         raise ConflictError(_("This screen is revoked."), code="SCREEN_REVOKED")
     token, screen.token_hash = _new_token()
     screen.save(update_fields=["token_hash", "updated_at"])
+    # What changed is a secret: the row says that it changed, never a hash of it.
+    audit_record(action=AuditAction.SCREEN_ROTATE, target=screen)
     _screen_sockets_close(
         screen, "SCREEN_TOKEN_ROTATED", _("This screen's token was replaced. Sign in again.")
     )
@@ -108,6 +123,9 @@ def screen_revoke(*, screen_id: int) -> Screen:
         # A revoked token must never authenticate again, even if the screen were reactivated.
         _token, screen.token_hash = _new_token()
         screen.save(update_fields=["is_active", "revoked_at", "token_hash", "updated_at"])
+        audit_record(
+            action=AuditAction.SCREEN_REVOKE, target=screen, changes={"is_active": [True, False]}
+        )
         _screen_sockets_close(screen, "SCREEN_REVOKED", _("This screen has been revoked."))
     return screen
 

@@ -2,8 +2,10 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership
+from audit.choices import PlatformAction
+from audit.services import audit_changes, audit_snapshot, platform_audit_record
 
-from .models import Domain, Organization
+from .models import Domain, Organization, PlatformAuditEvent
 from .services import organization_set_active
 
 
@@ -42,6 +44,19 @@ class OrganizationAdmin(admin.ModelAdmin):
         # Provisioning clones a schema and creates an owner: use `manage.py create_organization`.
         return False
 
+    def save_model(self, request, obj, form, change):
+        # An operator's edit (plan limits, settings) is audited on the platform, in the admin's
+        # own transaction; the fields come from the form, the "before" from the database.
+        fields = [name for name in form.changed_data if hasattr(obj, name)]
+        before = {}
+        if change and fields:
+            before = audit_snapshot(Organization.objects.get(pk=obj.pk), fields)
+        super().save_model(request, obj, form, change)
+        if change and (changes := audit_changes(before=before, after=audit_snapshot(obj, fields))):
+            platform_audit_record(
+                action=PlatformAction.ORGANIZATION_UPDATE, organization=obj, changes=changes
+            )
+
     @admin.action(description=_("Suspend selected organizations"))
     def suspend(self, request, queryset):
         for org in queryset:
@@ -55,3 +70,23 @@ class OrganizationAdmin(admin.ModelAdmin):
         self.message_user(
             request, _("Reactivated %d organization(s).") % queryset.count(), messages.SUCCESS
         )
+
+
+@admin.register(PlatformAuditEvent)
+class PlatformAuditEventAdmin(admin.ModelAdmin):
+    """The platform audit, read only: nobody adds, edits or deletes a row here."""
+
+    list_display = ["at", "action", "organization_slug", "actor_label", "ip"]
+    list_filter = ["action", "actor_type"]
+    search_fields = ["organization_slug", "organization_name", "actor_label", "request_id"]
+    date_hierarchy = "at"
+    readonly_fields = [field.name for field in PlatformAuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

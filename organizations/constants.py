@@ -17,6 +17,9 @@ DEFAULT_CARD_RED_MINUTES = 20
 # How long after a bump (ready / completed) a task can still be recalled.
 DEFAULT_RECALL_MINUTES = 10
 DEFAULT_REPORT_TIME = time(2, 0)
+# Plan settings: how long the audit trail and the task events are kept (DESIGN 11, 12).
+DEFAULT_AUDIT_RETENTION_DAYS = 365
+DEFAULT_EVENT_RETENTION_DAYS = 30
 TEMPLATE_SCHEMA = "tenant_template"
 # Schema names are derived from slugs: lowercase, start with a letter, <= 40 characters.
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"

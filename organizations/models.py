@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import connection, models
+from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 from django_tenants.clone import CloneSchema
 from django_tenants.models import DomainMixin, TenantMixin
@@ -44,6 +45,13 @@ class Organization(TenantMixin):
         max_length=8, choices=constants.LANGUAGE_CHOICES, default=constants.DEFAULT_LANGUAGE
     )
     report_time = models.TimeField(default=constants.DEFAULT_REPORT_TIME)
+    # Plan settings: audit rows and task events older than this are pruned by beat (DESIGN 11, 12).
+    audit_retention_days = models.PositiveIntegerField(
+        default=constants.DEFAULT_AUDIT_RETENTION_DAYS, validators=[MinValueValidator(1)]
+    )
+    event_retention_days = models.PositiveIntegerField(
+        default=constants.DEFAULT_EVENT_RETENTION_DAYS, validators=[MinValueValidator(1)]
+    )
     # Browser origins (``https://host[:port]``) allowed to call this organization's API
     # (core.cors); empty: same-origin only.
     cors_allowed_origins = models.JSONField(default=list, blank=True)
@@ -115,3 +123,34 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class PlatformAuditEvent(models.Model):
+    """An operator's action on the platform (create, suspend, resume, plan change, unlock...),
+    or a platform command's. Written by the services (``audit.services.platform_audit_record``);
+    read only, in the admin.
+
+    The organization is kept as id, slug and name, not a foreign key: the row outlives the
+    organization's purge (DESIGN 12: "the platform audit keeps the record").
+    """
+
+    at = models.DateTimeField(default=django_timezone.now, db_index=True)
+    actor_type = models.CharField(max_length=16)  # audit.choices.ActorType: user or system
+    actor_id = models.CharField(max_length=64, blank=True, default="")
+    # The operator's email, or the command that acted ("create_organization").
+    actor_label = models.CharField(max_length=254, blank=True, default="")
+    action = models.CharField(max_length=64, db_index=True)  # audit.choices.PlatformAction
+    organization_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    organization_slug = models.CharField(max_length=40, blank=True, default="")
+    organization_name = models.CharField(max_length=200, blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("platform audit event")
+        verbose_name_plural = _("platform audit events")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label or self.actor_type} {self.action}"

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.services import IssuedInvitation, invitation_create
+from audit.choices import AuditAction, PlatformAction
+from audit.services import audit_changes, audit_record, audit_snapshot, platform_audit_record
 from core.cors import cors_origins_problems
 from core.exceptions import ApplicationError, ConflictError
 
@@ -123,6 +125,11 @@ def organization_provision(
     except Exception:
         organization.delete(force_drop=True)
         raise
+    platform_audit_record(
+        action=PlatformAction.ORGANIZATION_CREATE,
+        organization=organization,
+        changes={"domain": [None, domain], "owner_email": [None, owner_email]},
+    )
     return ProvisionedOrganization(organization=organization, owner_invitation=invitation)
 
 
@@ -143,15 +150,34 @@ def organization_update(*, organization: Organization, **fields) -> Organization
         currency=fields.get("currency"),
         cors_allowed_origins=fields.get("cors_allowed_origins"),
     )
+    before = audit_snapshot(organization, fields)
     for key, value in fields.items():
         setattr(organization, key, value)
     organization.save(update_fields=[*fields.keys(), "updated_at"])
+    if changes := audit_changes(before=before, after=audit_snapshot(organization, fields)):
+        audit_record(
+            action=AuditAction.SETTINGS_UPDATE,
+            target=organization,
+            changes=changes,
+            organization=organization,
+        )
     return organization
 
 
+@transaction.atomic
 def organization_set_active(*, organization: Organization, is_active: bool) -> Organization:
+    """Suspend or resume (operators); the platform audit records a change, not a repeat."""
+    was_active = organization.is_active
     organization.is_active = is_active
     organization.save(update_fields=["is_active", "updated_at"])
+    if was_active != is_active:
+        platform_audit_record(
+            action=PlatformAction.ORGANIZATION_RESUME
+            if is_active
+            else PlatformAction.ORGANIZATION_SUSPEND,
+            organization=organization,
+            changes={"is_active": [was_active, is_active]},
+        )
     return organization
 
 

@@ -21,6 +21,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context, tenant_context
 
+from audit.choices import AuditAction
+from audit.services import Target, audit_record
 from core.exceptions import ConflictError
 from core.jobs import job_send
 from core.locale import organization_language
@@ -192,13 +194,23 @@ def report_enqueue(
 
 
 def report_regenerate(*, kind: str, period: date, requested_by=None) -> ReportJob:
-    """A person asked for this report again: queue it (or return the job already running)."""
-    job, _created = report_enqueue(kind=kind, period=period, force=True, requested_by=requested_by)
-    if job is None:
-        # In flight under a synchronous run (generate_reports), which has no job to poll.
-        raise ConflictError(
-            _("This report is being generated right now; try again in a minute."),
-            code="REPORT_IN_PROGRESS",
+    """A person asked for this report again: queue it (or return the job already running).
+
+    One transaction with its audit row; the job is sent when it commits (report_enqueue)."""
+    with transaction.atomic():
+        job, created = report_enqueue(
+            kind=kind, period=period, force=True, requested_by=requested_by
+        )
+        if job is None:
+            # In flight under a synchronous run (generate_reports), which has no job to poll.
+            raise ConflictError(
+                _("This report is being generated right now; try again in a minute."),
+                code="REPORT_IN_PROGRESS",
+            )
+        audit_record(
+            action=AuditAction.REPORT_REGENERATE,
+            target=Target(type=f"{kind}report", id=str(job.report_id), label=period.isoformat()),
+            changes={"job": [None, str(job.pk)], "queued": [None, created]},
         )
     return job
 

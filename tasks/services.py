@@ -32,6 +32,8 @@ from agents.choices import StockReason
 from agents.models import StockMovement
 from agents.selectors import agents_orderable
 from agents.stock import InsufficientStock, agents_lock, stock_give_back, stock_take
+from audit.choices import AuditAction
+from audit.services import audit_record
 from core.exceptions import NotFoundError
 from organizations.business_day import business_date
 
@@ -408,8 +410,17 @@ def task_transition(
     """Move a task to ``to_status`` if the status machine allows it (409 otherwise)."""
     actor = event_actor(user=user)
     task = access_task(task_id=task_id, lock=True)
+    status_before = task.status
     _status_apply(task, to_status, user=user, reason=reason, now=now or timezone.now(), actor=actor)
     _task_event(task, _status_event_type(to_status), actor=actor)
+    if to_status == TaskStatus.CANCELLED:
+        # Only the cancel is audited: the floor's moves are in the task events (docs/audit.md).
+        audit_record(
+            action=AuditAction.TASK_CANCEL,
+            target=task,
+            actor=actor,
+            changes={"status": [status_before, to_status], "reason": [None, reason]},
+        )
     return task
 
 
@@ -480,7 +491,14 @@ def task_set_pinned(*, task_id: int, pinned: bool, user=None) -> Task:
         return task
     task.pinned = pinned
     task.save(update_fields=["pinned", "updated_at"])
-    _task_event(task, EventType.TASK_UPDATED, actor=event_actor(user=user))
+    actor = event_actor(user=user)
+    _task_event(task, EventType.TASK_UPDATED, actor=actor)
+    audit_record(
+        action=AuditAction.TASK_PIN if pinned else AuditAction.TASK_UNPIN,
+        target=task,
+        actor=actor,
+        changes={"pinned": [not pinned, pinned]},
+    )
     return task
 
 
@@ -524,6 +542,12 @@ def task_recall(
         EventType.TASK_RECALLED,
         actor=actor,
         extra={"recall": {"from": from_status, "to": to_status}},
+    )
+    audit_record(
+        action=AuditAction.TASK_RECALL,
+        target=task,
+        actor=actor,
+        changes={"status": [from_status, to_status]},
     )
     return task
 
@@ -670,6 +694,7 @@ def task_update(
     if not field_changes and not lines_changed:
         return task
 
+    total_before = task.total
     update_fields = ["updated_at", *field_changes]
     for name, (_before, after) in field_changes.items():
         setattr(task, name, after)
@@ -725,6 +750,18 @@ def task_update(
         extra={"changes": changes},
         category_ids=removed_categories,
     )
+    audited = dict(field_changes)
+    if lines_changed:
+        audited["total"] = [total_before, task.total]
+        lines = {key: changes[key] for key in ("added", "removed", "changed") if changes[key]}
+        audited["items"] = [None, lines]
+    audit_record(
+        # A change of priority alone has its own code (the floor's "rush"); anything else: edit.
+        action=AuditAction.TASK_PRIORITY if set(audited) == {"priority"} else AuditAction.TASK_EDIT,
+        target=task,
+        actor=actor,
+        changes=audited,
+    )
     return task
 
 
@@ -746,6 +783,12 @@ def task_note_create(
         raise field_error("score", _("A score can only be given once the task is completed."))
     note = TaskNote.objects.create(
         task=task, author=_user(user), text=text, score=score, created_at=now or timezone.now()
+    )
+    audit_record(
+        action=AuditAction.TASK_NOTE,
+        target=task,
+        actor=event_actor(user=user),
+        changes={"note": [None, text], **({"score": [None, score]} if score is not None else {})},
     )
     return note
 

@@ -48,6 +48,7 @@ TENANT_APPS = [
     "tasks",
     "displays",
     "reports",
+    "audit",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The request, for the audit rows its services write (actor, IP: audit.context).
+    "audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -408,6 +411,11 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "reports.dispatch_reports",
         "crontab": {"minute": "*/15"},
         "description": "Enqueue report jobs for organizations whose business day has closed.",
+    },
+    "Audit trail retention (all organizations)": {
+        "task": "audit.prune_dispatch",
+        "crontab": {"minute": "23", "hour": "3"},
+        "description": "Daily: delete audit rows older than each organization's retention.",
     },
 }
 

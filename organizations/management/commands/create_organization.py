@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from audit.context import actor_system, audit_actor_bind
 from core.exceptions import ApplicationError
 from organizations.services import organization_provision
 
@@ -29,13 +30,15 @@ class Command(BaseCommand):
         extra = {k: opts[k] for k in ("timezone", "currency", "language") if opts[k]}
         started = time.perf_counter()
         try:
-            provisioned = organization_provision(
-                name=opts["name"],
-                slug=opts["slug"],
-                domain=opts["domain"],
-                owner_email=opts["owner_email"],
-                **extra,
-            )
+            # The platform audit (and the owner's invitation row) name this command as the actor.
+            with audit_actor_bind(actor_system("create_organization")):
+                provisioned = organization_provision(
+                    name=opts["name"],
+                    slug=opts["slug"],
+                    domain=opts["domain"],
+                    owner_email=opts["owner_email"],
+                    **extra,
+                )
         except ApplicationError as exc:
             hint = {
                 "ORGANIZATION_EXISTS": _("Pick another --slug, or use the admin to edit it."),
