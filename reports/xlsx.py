@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
@@ -278,6 +278,19 @@ def _number_cell(ref: str, value, style: int | None = None) -> str:
     return f'<c r="{ref}"{s} t="n"><v>{value}</v></c>'
 
 
+# The Tasks sheet's status column: the codes in English (filters and formulas written against
+# them keep working), the words in Chinese (DESIGN 13).
+_STATUS_CELLS = {
+    "pending": pgettext_lazy("report task status", "pending"),
+    "accepted": pgettext_lazy("report task status", "accepted"),
+    "in_progress": pgettext_lazy("report task status", "in_progress"),
+    "ready": pgettext_lazy("report task status", "ready"),
+    "completed": pgettext_lazy("report task status", "completed"),
+    "cancelled": pgettext_lazy("report task status", "cancelled"),
+    "expired": pgettext_lazy("report task status", "expired"),
+}
+
+
 def _serial(value: datetime | None) -> float | None:
     """Excel serial day number of a naive local datetime."""
     if value is None:
@@ -346,6 +359,7 @@ class _TaskRows:
     def rows(self):
         """SpreadsheetML ``<row>`` strings, from row 2 on, in chunks."""
         zone, money, when, q = self.zone, self.money_style, self.date_style, self.quote_style
+        statuses = {value: str(label) for value, label in _STATUS_CELLS.items()}
         chunk = []
         for r, (
             number,
@@ -368,7 +382,7 @@ class _TaskRows:
             chunk.append(
                 f'<row r="{r}">'
                 + _text_cell(f"A{r}", number, q)
-                + _text_cell(f"B{r}", status, q)
+                + _text_cell(f"B{r}", statuses.get(status, status), q)
                 + _text_cell(f"C{r}", workspace, q)
                 + _text_cell(f"D{r}", customer, q)
                 + _number_cell(f"E{r}", _serial(_local(created, zone)), when)
