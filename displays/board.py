@@ -5,13 +5,11 @@ board's language, into a JSON blob of the page (``json_script``), so the transla
 cover the board like any template. Placeholders in ``{braces}`` are filled by the script.
 """
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .selectors import RECALL_TRAY_SIZE
+from core.locale import organization_language, supported_language
 
-# DESIGN section 2: an organization's language defaults to Simplified Chinese.
-DEFAULT_LANGUAGE = "zh-hans"
+from .selectors import RECALL_TRAY_SIZE
 
 BOARD_STRINGS = {
     "all_stations": _("All stations"),
@@ -52,13 +50,11 @@ BOARD_STRINGS = {
 
 
 def board_language(*, organization, requested: str | None) -> str:
-    """``?lang=`` when it names a language of the site (a device may differ from the
-    organization), else the organization's language (DESIGN section 6), else the default."""
-    codes = {code for code, _name in settings.LANGUAGES}
-    for candidate in (requested, getattr(organization, "language", ""), DEFAULT_LANGUAGE):
-        if candidate and candidate.lower() in codes:
-            return candidate.lower()
-    return settings.LANGUAGE_CODE
+    """``?lang=`` when it names a language of the site (one device may differ from the
+    organization: ``zh-CN`` counts as ``zh-hans``), else the organization's language (DESIGN
+    section 6). Not ``Accept-Language``: a kitchen TV's browser says whatever it shipped with,
+    and the board is the organization's, not the device's."""
+    return supported_language(requested) or organization_language(organization)
 
 
 def board_config(*, organization, language: str) -> dict:

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import OrganizationJWTAuthentication
 from accounts.tokens import SESSION_VERSION_CLAIM
+from agents.models import AgentCategory
 from core.api import TenantViewSet
 
 from .authentication import ScreenPrincipal, ScreenTokenAuthentication
@@ -106,6 +107,10 @@ class TicketView(APIView):
                 "id": screen.pk,
                 "name": screen.name,
                 "station": list(screen.station),
+                # The board labels its station before any task has named the categories.
+                "station_names": dict(
+                    AgentCategory.objects.filter(pk__in=screen.station).values_list("pk", "name")
+                ),
                 "mode": screen.mode,
             }
         else:

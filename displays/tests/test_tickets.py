@@ -59,6 +59,7 @@ class TestTicketEndpoint:
             "id": screen["id"],
             "name": "Pass",
             "station": [],
+            "station_names": {},
             "mode": "line",
         }
         assert body["settings"]["card_amber_minutes"] == 7
