@@ -107,6 +107,8 @@ def test_web_worker_and_beat_print_only_json_with_one_key_set(committed_org, db,
         "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "DJANGO_ALLOWED_HOSTS": f".{settings.TENANT_DOMAIN_SUFFIX},127.0.0.1",
         "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        # `make test`'s embedded PostgreSQL: a URL with no host, the socket directory in PGHOST.
+        **({"PGHOST": os.environ["PGHOST"]} if os.environ.get("PGHOST") else {}),
         "REDIS_URL": _redis_db(2),
         "MEDIA_ROOT": str(tmp_path / "media"),
         "LOG_LEVEL": "INFO",
