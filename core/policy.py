@@ -89,6 +89,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     # --- organization settings: every member reads, the owner changes ------------------------
     ("organization-settings", "get"): STAFF,
     ("organization-settings", "patch"): OWNER,
+    # --- deletion: the owner schedules (password re-entered) and cancels ----------------------
+    ("organization-deletion", "post"): OWNER,
+    ("organization-deletion", "delete"): OWNER,
     # --- catalog: everyone reads; managers edit it and adjust stock ---------------------------
     **_each("agent-category", STAFF, *_READ),
     **_each("agent-category", MANAGER, *_WRITE),

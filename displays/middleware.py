@@ -51,12 +51,9 @@ class TenantWebsocketMiddleware(BaseMiddleware):
                 "TENANT_NOT_FOUND",
                 _("No organization is served at this host."),
             )
-        elif not tenant.is_active:
-            scope["tenant_error"] = (
-                CLOSE_FORBIDDEN,
-                "ORGANIZATION_SUSPENDED",
-                _("This organization is suspended. Contact the platform operator."),
-            )
+        elif (refusal := tenant.access_refusal()) is not None:
+            # Suspended or scheduled for deletion: the same code and message as HTTP.
+            scope["tenant_error"] = (CLOSE_FORBIDDEN, *refusal)
         else:
             scope["tenant"] = tenant
         return await super().__call__(scope, receive, send)

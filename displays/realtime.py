@@ -100,11 +100,15 @@ def session_open(*, ticket: str) -> Session:
 
 def session_check(*, session: Session) -> SessionRefused | None:
     """The periodic re-check: organization active, screen not revoked, membership still valid."""
-    if not Organization.objects.filter(pk=connection.tenant.pk, is_active=True).exists():
-        return SessionRefused(
-            "ORGANIZATION_SUSPENDED",
-            _("This organization is suspended. Contact the platform operator."),
-        )
+    # A fresh read (not the per-process cache): suspended or scheduled for deletion since.
+    organization = Organization.objects.filter(pk=connection.tenant.pk).first()
+    refusal = (
+        ("ORGANIZATION_SUSPENDED", _("This organization is suspended."))
+        if organization is None
+        else organization.access_refusal()
+    )
+    if refusal is not None:
+        return SessionRefused(*refusal)
     if session.kind == PrincipalKind.SCREEN:
         token_hash = (
             Screen.objects.filter(pk=session.principal_id, is_active=True)

@@ -5,8 +5,9 @@ from accounts.models import Membership
 from audit.choices import PlatformAction
 from audit.services import audit_changes, audit_snapshot, platform_audit_record
 
+from .admin_fleet import OperatorOrganizationAdminMixin
 from .models import Domain, Organization, PlatformAuditEvent
-from .services import organization_set_active
+from .services import PLAN_LIMITS, organization_set_active
 
 
 class DomainInline(admin.TabularInline):
@@ -21,33 +22,34 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OperatorOrganizationAdminMixin, admin.ModelAdmin):
+    # Columns, add form, plan limits, usage, panels, deletion: admin_fleet.py.
     list_display = [
         "name",
         "slug",
-        "schema_name",
-        "is_active",
-        "language",
-        "timezone",
+        "status",
+        *PLAN_LIMITS,  # editable in place (list_editable)
+        "tasks_today",
+        "screens_online",
+        "last_activity",
         "created_at",
     ]
-    list_filter = ["is_active", "timezone"]
+    list_filter = ["is_active", ("deletion_scheduled_at", admin.EmptyFieldListFilter), "timezone"]
     search_fields = ["name", "slug", "schema_name", "domains__domain"]
     readonly_fields = ["schema_name", "created_at", "updated_at"]
     inlines = [DomainInline, MembershipInline]
-    actions = ["suspend", "reactivate"]
+    actions = ["suspend", "reactivate", "schedule_deletion", "cancel_deletion"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(schema_name="public")
 
-    def has_add_permission(self, request):
-        # Provisioning clones a schema and creates an owner: use `manage.py create_organization`.
-        return False
-
     def save_model(self, request, obj, form, change):
         # An operator's edit (plan limits, settings) is audited on the platform, in the admin's
         # own transaction; the fields come from the form, the "before" from the database.
-        fields = [name for name in form.changed_data if hasattr(obj, name)]
+        # (Plan limits are audited by organization_plan_update: the mixin's save_model.)
+        fields = [
+            name for name in form.changed_data if hasattr(obj, name) and name not in PLAN_LIMITS
+        ]
         before = {}
         if change and fields:
             before = audit_snapshot(Organization.objects.get(pk=obj.pk), fields)

@@ -31,6 +31,12 @@ def tenant_for_host(hostname: str):
 
 # Paths that answer even for a suspended organization (probes must see the process is up).
 _ALWAYS_OPEN = ("/health/", "/metrics")
+# What the owner needs to cancel a scheduled deletion: sign in, refresh, the cancel route itself
+# (which checks the role: organizations.views.OrganizationDeletionView).
+_OPEN_DURING_DELETION = (
+    "/api/v1/auth/token/",
+    "/api/v1/organization/deletion/",
+)
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -63,10 +69,12 @@ class TenantMiddleware(TenantMainMiddleware):
             return None
         # The platform host keeps LANGUAGE_CODE: its row's language is nobody's choice.
         organization_language_activate(request, tenant)
-        if not tenant.is_active and not request.path_info.startswith(_ALWAYS_OPEN):
-            return error_response(
-                status=403,
-                code="ORGANIZATION_SUSPENDED",
-                message=_("This organization is suspended. Contact the platform operator."),
-            )
+        refusal = tenant.access_refusal()
+        if refusal is not None and not request.path_info.startswith(_ALWAYS_OPEN):
+            code, message = refusal
+            # During a scheduled deletion the owner can still sign in and cancel it.
+            if code != "ORGANIZATION_DELETION_SCHEDULED" or not request.path_info.startswith(
+                _OPEN_DURING_DELETION
+            ):
+                return error_response(status=403, code=code, message=message)
         return None

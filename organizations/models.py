@@ -28,6 +28,13 @@ class Organization(TenantMixin):
     peak_windows = models.JSONField(default=default_peak_windows, blank=True)
     currency = models.CharField(max_length=3, default=constants.DEFAULT_CURRENCY)
     is_active = models.BooleanField(default=True)
+    # A scheduled deletion (DESIGN 12): refused at once (403 ORGANIZATION_DELETION_SCHEDULED),
+    # purged once ``deletion_due_at`` has passed unless cancelled. Independent of ``is_active``
+    # so that cancelling gives back whatever suspension state the organization had.
+    deletion_scheduled_at = models.DateTimeField(null=True, blank=True)
+    deletion_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # "owner" or "operator": an owner may cancel only a deletion an owner scheduled.
+    deletion_scheduled_by = models.CharField(max_length=16, blank=True, default="")
     max_agents = models.PositiveIntegerField(default=constants.DEFAULT_MAX_AGENTS)
     max_screens = models.PositiveIntegerField(default=constants.DEFAULT_MAX_SCREENS)
     requests_per_minute = models.PositiveIntegerField(
@@ -59,7 +66,9 @@ class Organization(TenantMixin):
     updated_at = models.DateTimeField(auto_now=True)
 
     auto_create_schema = True
-    auto_drop_schema = True
+    # Only the purge (``organizations.services.organization_purge``) drops a schema, with
+    # ``force_drop``: a plain ``delete()`` (a shell, a cascade) never takes a schema with it.
+    auto_drop_schema = False
 
     class Meta:
         ordering = ["name"]
@@ -72,6 +81,26 @@ class Organization(TenantMixin):
     @property
     def is_public(self) -> bool:
         return self.schema_name == "public"
+
+    def access_refusal(self) -> tuple[str, str] | None:
+        """Why this organization's API and WebSockets are closed, as ``(code, message)``, or
+        None when they are open. One answer for HTTP, WebSocket connects and their re-checks."""
+        from django.utils.translation import gettext
+
+        if self.deletion_scheduled_at is not None:
+            return (
+                "ORGANIZATION_DELETION_SCHEDULED",
+                gettext(
+                    "This organization is scheduled for deletion. The owner can cancel it "
+                    "before it is purged."
+                ),
+            )
+        if not self.is_active:
+            return (
+                "ORGANIZATION_SUSPENDED",
+                gettext("This organization is suspended. Contact the platform operator."),
+            )
+        return None
 
     def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
         """Take a ready schema from the warm pool, else clone the pre-migrated template.

@@ -1,13 +1,18 @@
 """Writes for organizations: provisioning, settings, suspension."""
 
 import re
+import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import available_timezones
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import lockout
 from accounts.choices import Role
 from accounts.services import IssuedInvitation, invitation_create
 from audit.choices import AuditAction, PlatformAction
@@ -179,6 +184,197 @@ def organization_set_active(*, organization: Organization, is_active: bool) -> O
             changes={"is_active": [was_active, is_active]},
         )
     return organization
+
+
+# --- Plan limits (operators) -----------------------------------------------------------------
+
+# Plan limits an operator sets, with the smallest value each accepts.
+PLAN_LIMITS = {
+    "max_agents": 0,
+    "max_screens": 0,
+    "requests_per_minute": 1,
+    "audit_retention_days": 1,
+    "event_retention_days": 1,
+}
+
+
+@transaction.atomic
+def organization_plan_update(*, organization: Organization, **limits: int) -> Organization:
+    """Change plan limits (``PLAN_LIMITS``), validated, audited on the platform."""
+    errors = {}
+    for name, value in limits.items():
+        if name not in PLAN_LIMITS:
+            errors[name] = [_("Not a plan limit.")]
+        elif not isinstance(value, int) or isinstance(value, bool) or value < PLAN_LIMITS[name]:
+            errors[name] = [
+                _("Use a whole number of at least %(min)d.") % {"min": PLAN_LIMITS[name]}
+            ]
+    if errors:
+        raise ApplicationError(
+            _("Some fields are invalid."), code="VALIDATION_ERROR", details={"fields": errors}
+        )
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    before = audit_snapshot(locked, limits)
+    for name, value in limits.items():
+        setattr(organization, name, value)
+    organization.save(update_fields=[*limits, "updated_at"])
+    if changes := audit_changes(before=before, after=audit_snapshot(organization, limits)):
+        platform_audit_record(
+            action=PlatformAction.ORGANIZATION_UPDATE, organization=organization, changes=changes
+        )
+    return organization
+
+
+# --- Deletion (DESIGN 12) --------------------------------------------------------------------
+
+DELETION_BY_OWNER = "owner"
+DELETION_BY_OPERATOR = "operator"
+
+
+class InvalidPassword(ApplicationError):
+    status_code = 403
+    code = "INVALID_PASSWORD"
+    default_message = _("The password is incorrect.")
+
+
+def organization_deletion_schedule(*, organization: Organization, by: str) -> Organization:
+    """Schedule the purge ``TENANT_DELETION_GRACE_DAYS`` from now. The organization is refused
+    at once (``Organization.access_refusal``) on every host cache's next read; open WebSockets
+    close at their next re-check. ``by``: ``owner`` or ``operator``."""
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        if locked.is_public:
+            raise ApplicationError(_("The platform itself cannot be deleted."))
+        if locked.deletion_scheduled_at is not None:
+            raise ConflictError(
+                _("This organization's deletion is already scheduled."),
+                code="DELETION_ALREADY_SCHEDULED",
+                details={"deletion_due_at": locked.deletion_due_at.isoformat()},
+            )
+        now = timezone.now()
+        locked.deletion_scheduled_at = now
+        locked.deletion_due_at = now + timedelta(days=settings.TENANT_DELETION_GRACE_DAYS)
+        locked.deletion_scheduled_by = by
+        locked.save(
+            update_fields=[
+                "deletion_scheduled_at",
+                "deletion_due_at",
+                "deletion_scheduled_by",
+                "updated_at",
+            ]
+        )
+        platform_audit_record(
+            action=PlatformAction.ORGANIZATION_DELETION_SCHEDULE,
+            organization=locked,
+            changes={"deletion_due_at": [None, locked.deletion_due_at], "by": by},
+        )
+    for name in ("deletion_scheduled_at", "deletion_due_at", "deletion_scheduled_by"):
+        setattr(organization, name, getattr(locked, name))
+    return organization
+
+
+def organization_deletion_request(
+    *, organization: Organization, user, password: str, ip: str
+) -> Organization:
+    """The owner schedules the deletion, re-entering their password under the login lockout
+    (counted before the check, like a login: a stolen token cannot guess passwords here)."""
+    attempt = lockout.login_attempt_begin(email=user.email, ip=ip)
+    if not user.check_password(password):
+        raise InvalidPassword()
+    lockout.login_attempt_succeeded(attempt)
+    return organization_deletion_schedule(organization=organization, by=DELETION_BY_OWNER)
+
+
+def organization_deletion_cancel(*, organization: Organization, by: str) -> Organization:
+    """Cancel a scheduled deletion during the grace period. An owner cannot cancel what an
+    operator scheduled (an operator's decision: unpaid, abuse); an operator can cancel either."""
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        if locked.deletion_scheduled_at is None:
+            raise ConflictError(
+                _("No deletion is scheduled for this organization."),
+                code="DELETION_NOT_SCHEDULED",
+            )
+        if by == DELETION_BY_OWNER and locked.deletion_scheduled_by == DELETION_BY_OPERATOR:
+            raise ApplicationError(
+                _("The platform operator scheduled this deletion: contact them to cancel it."),
+                code="DELETION_SCHEDULED_BY_OPERATOR",
+                status=403,
+            )
+        due = locked.deletion_due_at
+        locked.deletion_scheduled_at = locked.deletion_due_at = None
+        locked.deletion_scheduled_by = ""
+        locked.save(
+            update_fields=[
+                "deletion_scheduled_at",
+                "deletion_due_at",
+                "deletion_scheduled_by",
+                "updated_at",
+            ]
+        )
+        platform_audit_record(
+            action=PlatformAction.ORGANIZATION_DELETION_CANCEL,
+            organization=locked,
+            changes={"deletion_due_at": [due, None], "by": by},
+        )
+    for name in ("deletion_scheduled_at", "deletion_due_at", "deletion_scheduled_by"):
+        setattr(organization, name, getattr(locked, name))
+    return organization
+
+
+def _storage_delete_tree(prefix: str) -> int:
+    """Delete every file under ``prefix`` in the default storage; the number deleted."""
+    deleted = 0
+    try:
+        directories, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return 0
+    for name in files:
+        default_storage.delete(f"{prefix}{name}")
+        deleted += 1
+    for directory in directories:
+        deleted += _storage_delete_tree(f"{prefix}{directory}/")
+    if isinstance(default_storage, FileSystemStorage):
+        # Local disks keep empty directories; object stores have none.
+        shutil.rmtree(default_storage.path(prefix), ignore_errors=True)
+    return deleted
+
+
+def organization_purge(*, organization: Organization, now=None) -> dict:
+    """Remove an organization whose deletion is due: its files under ``<schema>/`` in storage,
+    its schema (``DROP SCHEMA .. CASCADE``), domains, memberships, invitations and its row.
+    User accounts stay (global: they may belong elsewhere); the platform audit keeps a record.
+
+    The only caller that drops a schema (``auto_drop_schema`` is off). The row stays locked
+    meanwhile, so a concurrent cancel waits and then finds nothing to cancel. Files go first,
+    then the database in one transaction: a failure part-way leaves the organization scheduled
+    and due, and the next purge run finishes it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        if locked is None or locked.is_public:
+            return {}
+        if locked.deletion_due_at is None or locked.deletion_due_at > now:
+            raise ConflictError(
+                _("This organization's deletion is not due."), code="DELETION_NOT_DUE"
+            )
+        connection.set_schema_to_public()
+        files = _storage_delete_tree(f"{locked.schema_name}/")
+        summary = {
+            "schema": locked.schema_name,
+            "files": files,
+            "domains": list(locked.domains.values_list("domain", flat=True)),
+            "memberships": locked.memberships.count(),
+            "invitations": locked.invitations.count(),
+            "deletion_scheduled_at": locked.deletion_scheduled_at,
+            "deletion_scheduled_by": locked.deletion_scheduled_by,
+        }
+        platform_audit_record(
+            action=PlatformAction.ORGANIZATION_PURGE, organization=locked, changes=summary
+        )
+        locked.delete(force_drop=True)
+    return summary
 
 
 def public_tenant_ensure() -> Organization:

@@ -4,4 +4,9 @@ from . import views
 
 urlpatterns = [
     path("organization/", views.OrganizationSettingsView.as_view(), name="organization-settings"),
+    path(
+        "organization/deletion/",
+        views.OrganizationDeletionView.as_view(),
+        name="organization-deletion",
+    ),
 ]

@@ -44,6 +44,7 @@ SHARED_APPS = [
     "django_prometheus",
     "channels",
     "core",
+    "signups",
 ]
 TENANT_APPS = [
     "agents",
@@ -289,6 +290,12 @@ INVITATION_MAX_SENDS = 10
 PASSWORD_RESET_TIMEOUT = 3600  # Django's reset-link lifetime (s)
 PASSWORD_RESET_PER_EMAIL_HOUR = 3  # reset emails one address can get per hour
 
+# --- Tenant lifecycle (signups, organizations.services: deletion) ----------------------------
+SIGNUP_RATE = env("SIGNUP_RATE", default="5/hour")  # signup applications per client IP
+SIGNUP_CONFIRM_TTL_HOURS = env.int("SIGNUP_CONFIRM_TTL_HOURS", default=72)
+# Days between a scheduled deletion and the purge (cancellable meanwhile).
+TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=30)
+
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
@@ -418,6 +425,12 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "audit.prune_dispatch",
         "crontab": {"minute": "23", "hour": "3"},
         "description": "Daily: delete audit rows older than each organization's retention.",
+    },
+    "Purge organizations past their deletion grace": {
+        "task": "organizations.purge_due",
+        "crontab": {"minute": "41", "hour": "*"},
+        "description": "Hourly: drop the schema, files and rows of organizations whose "
+        "scheduled deletion is past TENANT_DELETION_GRACE_DAYS.",
     },
 }
 
