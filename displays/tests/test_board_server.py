@@ -141,7 +141,7 @@ class TestRestockedEvent:
         task_id = response.json()["id"]
         with tenant_context(acme.organization):
             start = TaskEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
-        response = acme.client("staff").post(
+        response = acme.client("manager").post(
             f"/api/v1/tasks/{task_id}/cancel/", {"reason": "guest left"}, format="json"
         )
         assert response.status_code == 200, response.content
