@@ -87,6 +87,8 @@ def bench_env(args) -> dict:
         "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
         "DJANGO_ALLOWED_HOSTS": ".localhost,localhost",
         "BENCH_FLOOR_ENABLED": "1",
+        # Plain HTTP on loopback (TLS ends at the load balancer in production).
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
