@@ -16,9 +16,10 @@ from django.db import connection
 from django.utils import timezone
 
 from displays.models import Screen
+from events.models import TaskEvent
 from reports.choices import JobStatus
 from reports.models import ReportJob
-from tasks.models import Task, TaskEvent
+from tasks.models import Task
 
 from .business_day import business_date
 from .models import Organization
