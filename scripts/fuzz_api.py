@@ -140,7 +140,8 @@ def run_group(args, name: str, schema_path: Path, token: str, selection: list[st
     print(f"\n=== fuzz group {name}: {' '.join(selection) or 'all operations'}", flush=True)
     started = time.monotonic()
     env = {**os.environ, "NO_COLOR": "1"}
-    rc = subprocess.call(command, env=env)
+    # Run from the report directory: schemathesis keeps its replay data in ./.schemathesis.
+    rc = subprocess.call(command, env=env, cwd=report_dir.parent)
     print(f"=== fuzz group {name}: exit {rc} in {time.monotonic() - started:.0f}s", flush=True)
     return rc
 
@@ -160,7 +161,7 @@ def main() -> int:
     parser.add_argument("--wait", type=float, default=60, help="seconds to wait for /ready/")
     parser.add_argument("--report-dir", default=None, help="junit reports (default: a temp dir)")
     args = parser.parse_args()
-    args.report_dir = args.report_dir or tempfile.mkdtemp(prefix="fuzz-api-")
+    args.report_dir = str(Path(args.report_dir or tempfile.mkdtemp(prefix="fuzz-api-")).resolve())
 
     try:
         wait_ready(args.base_url, args.host, args.wait)
