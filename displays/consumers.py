@@ -6,7 +6,7 @@ Delivery guarantee (every committed event, exactly once, in seq order):
 2. replay from the database every committed event with ``seq > after_seq``, then
 3. stream live events, dropping any with ``seq <=`` the cursor (already sent or filtered).
 
-Events commit in seq order and seqs have no holes (tasks/events.py: the counter row stays locked
+Events commit in seq order and seqs have no holes (events/services.py: the counter row stays locked
 until commit, a rollback gives the number back). So when a live event arrives with a seq beyond
 cursor + 1, the missing ones are already committed but their publication is still in flight
 (another process): they are read from the database at once, never waited for. A publication
@@ -34,7 +34,7 @@ from django_tenants.utils import tenant_context
 
 from core.exceptions import ApplicationError
 from core.sockets import screen_group_name, user_group_name
-from tasks.events import events_group_name
+from events.services import events_group_name
 
 from . import realtime
 from .constants import (
@@ -157,7 +157,7 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             content = json.loads(text_data or bytes_data or b"")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # deep nesting is malformed, not a crash
             await self.send_error("MALFORMED_MESSAGE", _("Messages must be JSON objects."))
             return
         if not isinstance(content, dict):
@@ -228,7 +228,7 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
             del self.pending[seq]
 
     async def event_message(self, message):
-        """A live event from the channel layer (tasks.events.events_publish)."""
+        """A live event from the channel layer (events.services.events_publish)."""
         if self.session is None:
             return
         event = message["event"]

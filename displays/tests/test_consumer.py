@@ -567,6 +567,9 @@ class TestClientMessages:
             assert error["type"] == "error" and error["code"] == code
             await comm.send_to(text_data="{not json")
             assert (await comm.receive_json_from(timeout=5))["code"] == "MALFORMED_MESSAGE"
+            # Nesting past the interpreter's recursion limit is malformed too, not a crash.
+            await comm.send_to(text_data="[" * 200_000 + "]" * 200_000)
+            assert (await comm.receive_json_from(timeout=5))["code"] == "MALFORMED_MESSAGE"
             await comm.send_json_to({"type": "ping"})
             assert await comm.receive_json_from(timeout=5) == {"type": "pong"}
             await comm.disconnect()
