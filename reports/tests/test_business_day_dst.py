@@ -25,10 +25,11 @@ def _around_the_boundaries(org, day: date) -> list[datetime]:
     return out
 
 
-def test_the_issue_case_is_numbered_and_counted_on_the_same_day(nyc):
+def test_the_issue_case_is_numbered_and_counted_on_the_same_day(nyc, monkeypatch):
     nyc.activate()
     org = nyc.organization
-    org.business_day_start = time(2, 30)
+    # The session-shared object: monkeypatch puts the 05:00 back for the next tests.
+    monkeypatch.setattr(org, "business_day_start", time(2, 30))
     noodles = make_catalog().agents["Cola"]
     task = task_create(
         user=nyc.users["staff"],
@@ -41,14 +42,15 @@ def test_the_issue_case_is_numbered_and_counted_on_the_same_day(nyc):
 
 
 @pytest.mark.parametrize("dst_day", [SPRING_FORWARD, FALL_BACK], ids=["spring", "fall"])
-def test_every_task_is_counted_by_the_report_of_its_number(nyc, dst_day):
+def test_every_task_is_counted_by_the_report_of_its_number(nyc, dst_day, monkeypatch):
     nyc.activate()
     org = nyc.organization
     cola = make_catalog().agents["Cola"]
     days = [dst_day - timedelta(days=1), dst_day, dst_day + timedelta(days=1)]
     for start in STARTS:
-        # The tenant object task create reads; the fixture's transaction rolls the rest back.
-        org.business_day_start = start
+        # The tenant object task create reads (restored after the test); the fixture's
+        # transaction rolls the rows back.
+        monkeypatch.setattr(org, "business_day_start", start)
         Task.objects.all().delete()
         instants = sorted({at for day in days for at in _around_the_boundaries(org, day)})
         for at in instants:
