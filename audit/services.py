@@ -191,6 +191,8 @@ def audit_prune(
             cursor.execute("SELECT set_config(%s, 'on', true)", [PRUNE_FLAG])
             cursor.execute(_PRUNE_SQL, [cutoff, batch_size])
             count = cursor.rowcount
+            # Off again at once: a caller's enclosing transaction must not inherit the flag.
+            cursor.execute("SELECT set_config(%s, 'off', true)", [PRUNE_FLAG])
         deleted += count
         batches += 1
         if count < batch_size:
