@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "ReportStatusEnum": "reports.choices.ReportStatus",
         "ReportJobStatusEnum": "reports.choices.JobStatus",
         "InvitationStatusEnum": "accounts.serializers.INVITATION_STATUSES",
+        "ScreenModeEnum": "displays.models.ScreenMode",
     },
 }
 
