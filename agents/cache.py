@@ -4,8 +4,7 @@ Keys go through the default cache, whose key function prefixes the schema name, 
 organization never reads another's entries. Each page is stored with the organization's catalog
 *version* at the time it was built; a write replaces the version after its transaction commits
 and every page stored under an older version stops matching at once (entries then expire on
-their TTL). A lookup fetches the version and the page in one round trip (``MGET``), or none
-when the rate limiter already read them ahead in its own (``CatalogCacheEntry``).
+their TTL). A lookup fetches the version and the page in one round trip (``MGET``).
 
 A reader takes the version *before* it queries PostgreSQL, so a page built from pre-commit data
 is stored under the old version and never served after the bump.
@@ -45,49 +44,22 @@ def _page_key(*, resource: str, host: str, params) -> str:
     return f"catalog:{resource}:{digest}"
 
 
-@dataclass(frozen=True)
-class CatalogCacheEntry:
-    """Where one list page lives: its cache key (the cache adds the schema prefix) and the full
-    Redis keys of the version and the page, which the rate limiter can read ahead
-    (``core.throttling``: fetched in its round trip)."""
-
-    key: str
-    redis_keys: tuple[str, str]
+def catalog_cache_key(*, resource: str, host: str, query_string: str) -> str:
+    """The cache key of a list page (``query_string``: the request's, undecoded; the cache
+    adds the schema prefix)."""
+    return _catalog_cache_key(resource, host, query_string)
 
 
-def catalog_cache_entry(*, resource: str, host: str, query_string: str) -> CatalogCacheEntry:
-    """The entry of a list page (``query_string``: the request's, undecoded)."""
-    return _catalog_cache_entry(connection.schema_name, resource, host, query_string)
-
-
-# Every cached read computes the same few entries (a hash and two schema-prefixed keys: 2% of
-# a hit's instructions), so they are kept per process. Bounded: odd query strings only evict
-# each other.
+# Every cached read hashes the same few query strings, so the keys are kept per process.
+# Bounded: odd query strings only evict each other.
 @lru_cache(maxsize=1024)
-def _catalog_cache_entry(
-    schema_name: str, resource: str, host: str, query_string: str
-) -> CatalogCacheEntry:
-    # schema_name is part of the memo key; cache.make_key reads it from the connection.
-    key = _page_key(resource=resource, host=host, params=QueryDict(query_string))
-    redis_keys = (cache.make_key(_VERSION_KEY), cache.make_key(key))
-    return CatalogCacheEntry(key=key, redis_keys=redis_keys)
+def _catalog_cache_key(resource: str, host: str, query_string: str) -> str:
+    return _page_key(resource=resource, host=host, params=QueryDict(query_string))
 
 
-def catalog_cache_lookup(*, entry: CatalogCacheEntry, read_ahead: dict | None = None) -> CachedPage:
-    """The cached page of ``entry``, if still current.
-
-    ``read_ahead``: raw values of ``entry.redis_keys`` already fetched (no round trip).
-    """
-    key = entry.key
-    if read_ahead is not None and all(raw in read_ahead for raw in entry.redis_keys):
-        decode = cache.client.decode
-        found = {
-            name: decode(read_ahead[raw])
-            for name, raw in zip((_VERSION_KEY, key), entry.redis_keys, strict=True)
-            if read_ahead[raw] is not None
-        }
-    else:
-        found = cache.get_many([_VERSION_KEY, key])
+def catalog_cache_lookup(*, key: str) -> CachedPage:
+    """The cached page under ``key``, if still current (one ``MGET`` of it and the version)."""
+    found = cache.get_many([_VERSION_KEY, key])
     version = found.get(_VERSION_KEY)
     if version is None:
         # First read since Redis started (or the key was evicted): create a version.
@@ -109,8 +81,8 @@ def catalog_cache_store(*, page: CachedPage, body: bytes) -> None:
 def catalog_cache_bump(schema_name: str, *, pipeline=None) -> None:
     """Replace the organization's catalog version now: every page cached under the old one
     stops matching. ``pipeline``: a pipeline on the cache's Redis connection to queue the
-    ``SET`` on (``tasks.events`` sends it with the events of the same commit) instead of
-    sending it alone."""
+    ``SET`` on (the task create passes this as the events' publish hook:
+    ``events.services.events_publish_on_commit``) instead of sending it alone."""
     # A new random version (not INCR): it works whether or not the key exists (Redis restarted,
     # key evicted) and two concurrent bumps can never land back on an old version.
     # Usually the commit ran in the same schema (the request's): switching costs a round trip.

@@ -1,5 +1,6 @@
 """Stock changes: the code that writes ``Agent.stock``, with ``cc_task_create`` (the task
-create statement, tasks/migrations/0003), which takes stock for an order under the same rules.
+create statement, tasks/migrations/0007), which takes stock for an order under the same rules
+and hands the levels back for ``stock_events_emit`` (the one threshold rule) to announce.
 
 Rows are locked in ascending id order (no deadlocks between tasks that share agents), and the
 decrement itself is a conditional UPDATE (``stock >= q``) backed by the CHECK constraint, so stock
@@ -13,6 +14,7 @@ unlimited: switching to unlimited writes a movement that closes the balance, swi
 writes an ``initial`` movement that opens it again).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -21,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.exceptions import ConflictError
-from tasks.choices import EventType
-from tasks.events import event_actor, event_emit
+from events.choices import EventType
+from events.services import event_actor, event_emit
 
 from .cache import catalog_cache_invalidate
 from .choices import StockReason
@@ -57,6 +59,17 @@ class StockChange:
     agent_id: int
     before: int | None  # None: the agent was unlimited
     after: int | None  # None: the agent became unlimited (stock_set_unlimited)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """What a stock event says of its agent, as read under the lock (an ``Agent`` has the
+    same attributes): for changes made in SQL (``cc_task_create``), where no model is loaded."""
+
+    id: int
+    name: str
+    category_id: int
+    low_stock_threshold: int
 
 
 def agents_lock(agent_ids) -> dict[int, Agent]:
@@ -139,14 +152,18 @@ def _record_movements(
         changes.append(StockChange(agent_id, stock_after - delta, stock_after))
         agents[agent_id].stock = stock_after
     StockMovement.objects.bulk_create(movements)
-    _emit_threshold_events(agents, changes, actor=actor or event_actor(user=user))
+    stock_events_emit(agents=agents, changes=changes, actor=actor or event_actor(user=user))
     catalog_cache_invalidate()
     return changes, movements
 
 
-def _emit_threshold_events(
-    agents: dict[int, Agent], changes: list[StockChange], *, actor: dict
+def stock_events_emit(
+    *, agents: Mapping[int, Agent | StockLevel], changes: list[StockChange], actor: dict
 ) -> None:
+    """Append (in the current transaction) the events of stock changes: ``agent.sold_out`` on
+    reaching 0, ``agent.low_stock`` on crossing the threshold, ``agent.restocked`` on coming back
+    from either. The one place this rule lives (the task create function returns its levels
+    here). ``agents``: by id, the changed agents as locked."""
     for change in changes:
         agent = agents[change.agent_id]
         payload = {
@@ -366,8 +383,10 @@ def stock_set_limited(
     )
     agent.stock = stock
     if emit_events:
-        _emit_threshold_events(
-            {agent.id: agent}, [StockChange(agent.id, None, stock)], actor=event_actor(user=user)
+        stock_events_emit(
+            agents={agent.id: agent},
+            changes=[StockChange(agent.id, None, stock)],
+            actor=event_actor(user=user),
         )
     catalog_cache_invalidate()
     return movement
@@ -395,8 +414,10 @@ def stock_set_unlimited(*, agent: Agent, user=None, note: str = "") -> StockMove
     )
     before = agent.stock
     agent.stock = None
-    _emit_threshold_events(
-        {agent.id: agent}, [StockChange(agent.id, before, None)], actor=event_actor(user=user)
+    stock_events_emit(
+        agents={agent.id: agent},
+        changes=[StockChange(agent.id, before, None)],
+        actor=event_actor(user=user),
     )
     catalog_cache_invalidate()
     return movement

@@ -1,7 +1,5 @@
 """Catalog endpoints. Views validate input, call one service or selector, serialize."""
 
-from functools import cached_property
-
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -13,12 +11,7 @@ from rest_framework.response import Response
 from core.api import TenantViewSet
 
 from . import services
-from .cache import (
-    CatalogCacheEntry,
-    catalog_cache_entry,
-    catalog_cache_lookup,
-    catalog_cache_store,
-)
+from .cache import catalog_cache_key, catalog_cache_lookup, catalog_cache_store
 from .filters import AgentFilter, CategoryFilter, StableOrderingFilter
 from .selectors import agent_list, category_list, stock_movement_list, stock_reconciliation_last
 from .serializers import (
@@ -45,24 +38,13 @@ class CachedListMixin(mixins.ListModelMixin):
 
     cache_resource: str = ""
 
-    @cached_property
-    def catalog_entry(self) -> CatalogCacheEntry:
-        # Once per request: the rate limiter reads it ahead, list() looks it up.
-        request = self.request
-        return catalog_cache_entry(
+    def list(self, request, *args, **kwargs):
+        key = catalog_cache_key(
             resource=self.cache_resource,
             host=request.get_host(),
             query_string=request.META.get("QUERY_STRING", ""),
         )
-
-    def redis_read_ahead(self, request) -> list[str]:
-        # Read in the rate limiter's Redis round trip (core.throttling): a hit costs no other.
-        return list(self.catalog_entry.redis_keys) if self.action == "list" else []
-
-    def list(self, request, *args, **kwargs):
-        page = catalog_cache_lookup(
-            entry=self.catalog_entry, read_ahead=getattr(request, "redis_read_ahead", None)
-        )
+        page = catalog_cache_lookup(key=key)
         if page.body is not None:
             return HttpResponse(page.body, content_type="application/json")
         response = super().list(request, *args, **kwargs)

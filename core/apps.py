@@ -7,5 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("Platform plumbing")
 
     def ready(self):
-        # OpenAPI scheme, cache clearing, per-organization CORS origins (signal receivers).
-        from . import cors, schema_extensions, signals  # noqa: F401
+        # OpenAPI scheme. The receivers of the apps' models (cache clearing, CORS per
+        # organization) are connected by their own apps: core imports no domain app.
+        from . import schema_extensions  # noqa: F401

@@ -4,14 +4,13 @@ django-cors-headers only knows process-wide lists; its ``check_request_enabled``
 documented hook for a per-request decision. ``CORS_URLS_REGEX`` matches nothing (see settings),
 so the signal alone turns CORS on, for API paths and an ``Origin`` in the organization's
 ``cors_allowed_origins``. A request from any other origin gets no CORS header at all, and its
-preflight falls through to the view like any ``OPTIONS`` request.
+preflight falls through to the view like any ``OPTIONS`` request. The receiver is
+``organizations.signals.organization_allows_origin`` (it resolves the organization); this
+module only knows what an origin is, and core imports no domain app.
 """
 
 from urllib.parse import urlsplit
 
-from corsheaders.signals import check_request_enabled
-from django.core.exceptions import DisallowedHost
-from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
 # Documentation and schema pages are read by integrators' tools in a browser as well.
@@ -74,30 +73,3 @@ def cors_origins_problems(origins) -> list[str]:
     if not problems and len(set(origins)) != len(origins):
         problems.append(_("Each origin may appear only once."))
     return problems
-
-
-def _request_organization(request):
-    tenant = getattr(request, "tenant", None)
-    if tenant is not None:
-        return tenant
-    # CorsMiddleware runs before the tenant middleware (so that its error answers, such as a
-    # suspended organization's 403, stay readable by the browser): resolve the host here, from
-    # the same per-process cache.
-    from organizations.middleware import TenantMiddleware, tenant_for_host
-
-    try:
-        hostname = TenantMiddleware.hostname_from_request(request)
-    except DisallowedHost:
-        return None
-    return tenant_for_host(hostname)
-
-
-@receiver(check_request_enabled, dispatch_uid="core.cors.organization_origins")
-def organization_allows_origin(sender, request, **kwargs) -> bool:
-    origin = request.headers.get("Origin")
-    if not origin or not request.path_info.startswith(CORS_PATH_PREFIX):
-        return False
-    organization = _request_organization(request)
-    if organization is None or organization.schema_name == "public":
-        return False
-    return origin in (organization.cors_allowed_origins or ())

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -13,3 +14,20 @@ def tenant_user_fk(**kwargs) -> models.ForeignKey:
     return models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+", **kwargs
     )
+
+
+def field_max_length(model: type[models.Model], name: str) -> int:
+    """The ``max_length`` of a model's text field: the API's limit is the column's."""
+    return model._meta.get_field(name).max_length
+
+
+def field_range(model: type[models.Model], name: str) -> tuple[int | None, int | None]:
+    """The bounds of a model's number field, from its Min/MaxValueValidator (None: unbounded).
+    The serializers' ``min_value``/``max_value`` read them here, never a copy."""
+    low = high = None
+    for validator in model._meta.get_field(name).validators:
+        if isinstance(validator, MinValueValidator):
+            low = validator.limit_value
+        elif isinstance(validator, MaxValueValidator):
+            high = validator.limit_value
+    return low, high

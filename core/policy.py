@@ -19,7 +19,7 @@ and ``core/tests/test_policy_matrix.py`` walks the URLconf and fails on the rout
 import logging
 from dataclasses import dataclass
 
-from accounts.choices import ROLE_RANK, Role, role_at_least
+from .roles import ROLE_RANK, Role, role_at_least
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
+from zoneinfo import ZoneInfo
+
 from django.db import connection
 from rest_framework import serializers
-
-from organizations.business_day import org_zone
 
 
 class OrgDateTimeField(serializers.DateTimeField):
@@ -9,6 +9,9 @@ class OrgDateTimeField(serializers.DateTimeField):
 
     def default_timezone(self):
         tenant = getattr(connection, "tenant", None)
-        if tenant is not None and getattr(tenant, "timezone", None):
-            return org_zone(tenant)
+        zone_name = getattr(tenant, "timezone", None) if tenant is not None else None
+        if zone_name:
+            # ZoneInfo keeps its instances per name (what organizations.business_day.org_zone
+            # returns too): no file read per field.
+            return ZoneInfo(zone_name)
         return super().default_timezone()

@@ -4,10 +4,11 @@ requests/minute), as fixed one-minute windows counted in Redis.
 Why not DRF's stock throttles: they keep a list of request timestamps per key and rewrite it
 through the cache on every request, so the cost grows with the limit (a 3,000/min organization
 pickles 3,000 floats per call). Counters are O(1), and all scopes of a request are checked in one
-Redis round trip: one Lua script (``EVALSHA``) that counts every scope (and reads ahead the keys
-the view asks for). If Redis is unreachable, requests are allowed (limits are protection, not a
-correctness rule) and a warning is logged with the error. Token revocation is not checked here:
-authentication owns it (``accounts.authentication``), whatever throttles a view has.
+Redis round trip: one Lua script (``EVALSHA``) that counts every scope. It only counts: what a
+view reads from Redis (the catalog cache) it reads itself. If Redis is unreachable, requests are
+allowed (limits are protection, not a correctness rule) and a warning is logged with the error.
+Token revocation is not checked here: authentication owns it (``accounts.authentication``),
+whatever throttles a view has.
 
 Identities: a user is ``user:<id>`` (users are global), a screen ``screen:<schema>:<id>``
 (``displays.authentication``), an anonymous client ``ip:<address>`` with the address from
@@ -27,21 +28,14 @@ from core.client_ip import client_ip
 logger = logging.getLogger(__name__)
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# KEYS: one counter per scope, then the keys the view asked to read ahead.
-# ARGV: the number of counters, then each counter's lifetime (s).
-# Returns the counts, then the read-ahead values (false -> None for a missing key). One command
-# instead of a pipeline of INCR/EXPIRE pairs and a second round trip for the view's cache: most
-# of the Redis client CPU of a request.
+# KEYS: one counter per scope. ARGV: each counter's lifetime (s). Returns the counts. One
+# command instead of a pipeline of INCR/EXPIRE pairs.
 _COUNT_LUA = """
-local counters = tonumber(ARGV[1])
 local out = {}
-for i = 1, counters do
+for i = 1, #KEYS do
     local count = redis.call('INCR', KEYS[i])
-    if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) end
+    if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
     out[i] = count
-end
-for i = counters + 1, #KEYS do
-    out[#out + 1] = redis.call('GET', KEYS[i])
 end
 return out
 """
@@ -93,24 +87,16 @@ class RateLimitThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         scopes = self._scopes(request)
-        # The Redis keys the view reads first thing (``redis_read_ahead(request)``: the cached
-        # catalog page) share this round trip, handed to it as ``request.redis_read_ahead``.
-        read_ahead = getattr(view, "redis_read_ahead", None)
-        ahead = read_ahead(request) if read_ahead is not None else []
-        if not scopes and not ahead:
+        if not scopes:
             return True
         now = time.time()
         keys = [f"cc:rl:{ident}:{span}:{int(now // span)}" for ident, _limit, span in scopes]
-        args = [len(scopes), *(span + 1 for _i, _l, span in scopes)]
-        keys += ahead
+        args = [span + 1 for _ident, _limit, span in scopes]
         try:
             results = _count(keys, args)
         except Exception:
             logger.warning("rate limiting unavailable: request allowed", exc_info=True)
             return True
-        if ahead:
-            request.redis_read_ahead = dict(zip(ahead, results[-len(ahead) :], strict=True))
-            del results[-len(ahead) :]
         for (_ident, limit, duration), count in zip(scopes, results, strict=True):
             if count > limit:
                 self._wait = duration - (now % duration)

@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.selectors import membership_get_active
 from core import policy
 from core.exceptions import ApplicationError
+from events.services import ScreenActor
 from organizations.models import Organization
 from tasks import services as task_services
 from tasks.choices import TaskStatus
-from tasks.events import ScreenActor
 from tasks.models import Task
 from tasks.serializers import TaskSerializer
 

@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from agents.models import Agent
 from core.exceptions import NotFoundError
+from events.models import TaskEvent
+from events.services import event_to_message
 from tasks.choices import ACTIVE_STATUSES, TASK_ORDERING, TaskStatus
-from tasks.events import event_to_message
-from tasks.models import Task, TaskEvent
+from tasks.models import Task
 
 from .models import Screen
 

@@ -50,16 +50,7 @@ class TaskPriority(models.TextChoices):
 TASK_ORDERING = ["-pinned", "-priority", "created_at", "id"]
 
 
-class EventType(models.TextChoices):
-    TASK_CREATED = "task.created", "task.created"
-    TASK_UPDATED = "task.updated", "task.updated"
-    TASK_STATUS_CHANGED = "task.status_changed", "task.status_changed"
-    TASK_RECALLED = "task.recalled", "task.recalled"
-    TASK_CANCELLED = "task.cancelled", "task.cancelled"
-    AGENT_LOW_STOCK = "agent.low_stock", "agent.low_stock"
-    AGENT_SOLD_OUT = "agent.sold_out", "agent.sold_out"
-    # Stock back out of sold out / low (boards clear their strip): agents.stock._restocked.
-    AGENT_RESTOCKED = "agent.restocked", "agent.restocked"
+# Event types and actors: events.choices (the event log is the events app's).
 
 
 # The "bump" of a display screen: the next status on the happy path.
@@ -79,11 +70,3 @@ RECALL: dict[str, tuple[str, str]] = {
     TaskStatus.READY: (TaskStatus.IN_PROGRESS, "ready_at"),
     TaskStatus.COMPLETED: (TaskStatus.READY, "completed_at"),
 }
-
-
-class ActorType(models.TextChoices):
-    """Who made a change recorded by an event (``TaskEvent.actor["type"]``)."""
-
-    USER = "user", _("User")
-    SCREEN = "screen", _("Screen")
-    SYSTEM = "system", _("System")

@@ -1,5 +1,5 @@
-from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q
 from django.utils import timezone
@@ -7,13 +7,13 @@ from django.utils.translation import gettext_lazy as _
 
 from core.fields import tenant_user_fk
 
-from .choices import TASK_ORDERING, ActorType, EventType, TaskPriority, TaskStatus
-from .constants import NOTE_SCORE_MAX, NOTE_SCORE_MIN, NOTE_TEXT_MAX_LENGTH
+from .choices import TASK_ORDERING, TaskPriority, TaskStatus
 
-
-def system_actor() -> dict:
-    """The actor of changes nobody made by hand (expiry job, migrations)."""
-    return {"type": ActorType.SYSTEM.value}
+# Number limits, each used by a field's validators (which the API's serializers read:
+# tasks.limits) and by the CHECK constraint that holds it in the database. Text limits are the
+# fields' max_length.
+QUANTITY_MIN, QUANTITY_MAX = 1, 999
+NOTE_SCORE_MIN, NOTE_SCORE_MAX = 1, 5
 
 
 class TaskSearchText(Func):
@@ -44,7 +44,7 @@ class Task(models.Model):
     business_date = models.DateField()
     sequence = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
-    # db_default: cc_task_create inserts tasks without naming it (a rush sets it afterwards).
+    # db_default: a row inserted by SQL without naming it is normal (cc_task_create names it).
     priority = models.CharField(
         max_length=8,
         choices=TaskPriority.choices,
@@ -108,7 +108,9 @@ class TaskItem(models.Model):
     category_id_snapshot = models.BigIntegerField()
     category_name = models.CharField(max_length=100)
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
-    quantity = models.PositiveSmallIntegerField()
+    quantity = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(QUANTITY_MIN), MaxValueValidator(QUANTITY_MAX)]
+    )
     line_total = models.DecimalField(max_digits=12, decimal_places=2)
     notes = models.CharField(max_length=200, blank=True)
     done = models.BooleanField(default=False)
@@ -121,7 +123,8 @@ class TaskItem(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(quantity__gte=1) & Q(quantity__lte=999), name="item_quantity_range"
+                condition=Q(quantity__gte=QUANTITY_MIN) & Q(quantity__lte=QUANTITY_MAX),
+                name="item_quantity_range",
             ),
         ]
         verbose_name = _("task item")
@@ -145,57 +148,18 @@ class DailySequence(models.Model):
         return f"{self.business_date}: {self.last_value}"
 
 
-class EventCounter(models.Model):
-    """A single row holding the last event ``seq``. Taking it FOR UPDATE as the last step of a
-    transaction makes ``seq`` order equal commit order, so ``after_seq`` catch-up never skips
-    an event that committed late."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_seq = models.BigIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("event counter")
-
-    def __str__(self) -> str:
-        return str(self.last_seq)
-
-
-class TaskEvent(models.Model):
-    """Append-only log of every change, replayed to display screens after ``seq``."""
-
-    seq = models.BigIntegerField(unique=True)
-    type = models.CharField(max_length=32, choices=EventType.choices)
-    task = models.ForeignKey(
-        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
-    )
-    # Agent categories the event concerns: screens filter by station without loading tasks.
-    category_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    payload = models.JSONField(default=dict)
-    # Who made the change: {"type": "user"|"screen", "id", "name"} or {"type": "system"}.
-    # db_default: cc_task_create writes events without it (its caller sets it afterwards).
-    actor = models.JSONField(
-        default=system_actor,
-        db_default=models.Value({"type": ActorType.SYSTEM.value}, models.JSONField()),
-    )
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["seq"]
-        verbose_name = _("task event")
-        verbose_name_plural = _("task events")
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.type}"
-
-
 class TaskNote(models.Model):
     """A note in a task's thread (a remark, a complaint), optionally with a feedback score of
     1-5 once the task is completed; reports average the scores."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="thread")
     author = tenant_user_fk(null=True, blank=True)
-    text = models.CharField(max_length=NOTE_TEXT_MAX_LENGTH)
-    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    text = models.CharField(max_length=1000)
+    score = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(NOTE_SCORE_MIN), MaxValueValidator(NOTE_SCORE_MAX)],
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -3,8 +3,9 @@
 from django.db.models import QuerySet
 
 from core.exceptions import NotFoundError
+from events.models import TaskEvent
 
-from .models import Task, TaskEvent, TaskNote
+from .models import Task, TaskNote
 
 _MAX_ID = 2**63 - 1
 

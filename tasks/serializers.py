@@ -12,15 +12,18 @@ from core.serializers import OrgDateTimeField
 from organizations.business_day import org_zone
 
 from .choices import TaskPriority
-from .constants import (
-    BATCH_MAX_TASKS,
+from .constants import BATCH_MAX_TASKS, MAX_ITEMS_PER_TASK
+from .limits import (
     CANCEL_REASON_MAX_LENGTH,
+    CUSTOMER_NAME_MAX_LENGTH,
     ITEM_NOTES_MAX_LENGTH,
-    MAX_ITEMS_PER_TASK,
-    MAX_QUANTITY,
     NOTE_SCORE_MAX,
     NOTE_SCORE_MIN,
     NOTE_TEXT_MAX_LENGTH,
+    NOTES_MAX_LENGTH,
+    QUANTITY_MAX,
+    QUANTITY_MIN,
+    WORKSPACE_MAX_LENGTH,
 )
 from .models import Task, TaskItem, TaskNote
 
@@ -39,7 +42,7 @@ class StrictInputSerializer(serializers.Serializer):
 
 class TaskItemInputSerializer(StrictInputSerializer):
     agent_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    quantity = serializers.IntegerField(min_value=QUANTITY_MIN, max_value=QUANTITY_MAX)
     notes = serializers.CharField(
         max_length=ITEM_NOTES_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
@@ -47,11 +50,15 @@ class TaskItemInputSerializer(StrictInputSerializer):
 
 class TaskCreateInputSerializer(StrictInputSerializer):
     items = TaskItemInputSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS_PER_TASK)
-    workspace = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
-    customer_name = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, default=""
+    workspace = serializers.CharField(
+        max_length=WORKSPACE_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
-    notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    customer_name = serializers.CharField(
+        max_length=CUSTOMER_NAME_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
+    notes = serializers.CharField(
+        max_length=NOTES_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
     discount = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
@@ -70,7 +77,7 @@ class TaskEditItemSerializer(StrictInputSerializer):
 
     id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     agent_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    quantity = serializers.IntegerField(min_value=QUANTITY_MIN, max_value=QUANTITY_MAX)
     notes = serializers.CharField(
         max_length=ITEM_NOTES_MAX_LENGTH, required=False, allow_blank=True
     )
@@ -87,9 +94,13 @@ class TaskUpdateInputSerializer(StrictInputSerializer):
     """``PATCH /tasks/{id}/``: only the fields sent change. ``items`` (managers) is the whole
     new list of lines."""
 
-    workspace = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    customer_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    notes = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    workspace = serializers.CharField(
+        max_length=WORKSPACE_MAX_LENGTH, required=False, allow_blank=True
+    )
+    customer_name = serializers.CharField(
+        max_length=CUSTOMER_NAME_MAX_LENGTH, required=False, allow_blank=True
+    )
+    notes = serializers.CharField(max_length=NOTES_MAX_LENGTH, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
     items = TaskEditItemSerializer(
         many=True, required=False, allow_empty=False, max_length=MAX_ITEMS_PER_TASK
@@ -150,7 +161,11 @@ class TaskBatchAnswerSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
-_CREATE_TEXT_LIMITS = {"workspace": 20, "customer_name": 100, "notes": 500}
+_CREATE_TEXT_LIMITS = {
+    "workspace": WORKSPACE_MAX_LENGTH,
+    "customer_name": CUSTOMER_NAME_MAX_LENGTH,
+    "notes": NOTES_MAX_LENGTH,
+}
 _ITEM_KEYS = frozenset({"agent_id", "quantity", "notes"})
 _MAX_ID = 2**63 - 1
 
@@ -191,7 +206,7 @@ def task_create_input_fast(data) -> dict | None:
             type(agent_id) is not int
             or not 1 <= agent_id <= _MAX_ID
             or type(quantity) is not int
-            or not 1 <= quantity <= MAX_QUANTITY
+            or not QUANTITY_MIN <= quantity <= QUANTITY_MAX
             or not _plain_text(notes, ITEM_NOTES_MAX_LENGTH)
         ):
             return None
@@ -370,7 +385,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class TaskEventSerializer(serializers.Serializer):
-    """Documentation of the event wire format (``tasks.events.event_to_message``)."""
+    """Documentation of the event wire format (``events.services.event_to_message``)."""
 
     type = serializers.CharField()
     seq = serializers.IntegerField()

@@ -6,19 +6,23 @@ Lock order, the same in every transaction so that none can deadlock another:
 1. the task row (``FOR UPDATE``), for changes of an existing task;
 2. the agents that have a stock (``agents.stock.agents_lock``: ascending id);
 3. the day's ``DailySequence`` row (create only);
-4. the event counter (``tasks.events.event_emit``), always last.
+4. the event counter (``events.services.event_emit``, ``cc_event_append``), always last.
 
 Create is the hot path (every order of every organization): its checks that need no lock run
-here, and everything that must happen under the locks runs in one statement, the PL/pgSQL
-function ``cc_task_create`` (tasks/migrations/0003_task_create_function.py), which takes the
-locks in the order above. The sequence row and the event counter are held until commit by
-every create of an organization; in one statement that is a fraction of a millisecond.
+here, and what must happen under the locks runs in one statement, the PL/pgSQL function
+``cc_task_create`` (tasks/migrations/0007_narrow_task_create.py), which takes the locks in the
+order above: stock decrements, the day's sequence, the inserts. The rules stay here: the
+low-stock / sold-out crossing is decided by ``agents.stock.stock_events_emit`` from the stock
+levels the function returns, in the same transaction. The sequence row and the event counter
+are held until commit by every create of an organization.
 """
 
 import json
 from collections import defaultdict
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import psycopg
 from django.conf import settings
@@ -28,13 +32,25 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from agents.cache import catalog_cache_bump
 from agents.choices import StockReason
 from agents.models import StockMovement
 from agents.selectors import agents_orderable
-from agents.stock import InsufficientStock, agents_lock, stock_give_back, stock_take
+from agents.stock import (
+    InsufficientStock,
+    StockChange,
+    StockLevel,
+    agents_lock,
+    stock_events_emit,
+    stock_give_back,
+    stock_take,
+)
 from audit.choices import AuditAction
 from audit.services import audit_record
 from core.exceptions import NotFoundError
+from events.choices import EventType
+from events.models import TaskEvent
+from events.services import ScreenActor, event_actor, event_emit, events_publish_on_commit
 from organizations.business_day import business_date
 
 from .choices import (
@@ -44,11 +60,10 @@ from .choices import (
     RECALL,
     STATUS_TIMESTAMP,
     TRANSITIONS,
-    EventType,
     TaskPriority,
     TaskStatus,
 )
-from .constants import CANCEL_REASON_MAX_LENGTH, EXPIRY_BATCH_SIZE
+from .constants import EXPIRY_BATCH_SIZE
 from .errors import (
     AgentNotFound,
     AgentUnavailable,
@@ -58,17 +73,16 @@ from .errors import (
     TaskNotActive,
     field_error,
 )
-from .events import ScreenActor, event_actor, event_emit, events_publish_on_commit
-from .models import IdempotencyKey, Task, TaskEvent, TaskItem, TaskNote, system_actor
+from .limits import CANCEL_REASON_MAX_LENGTH
+from .models import IdempotencyKey, Task, TaskItem, TaskNote
 from .selectors import access_task
 from .serializers import output_zone, task_item_representation, task_representation
 
 CENT = Decimal("0.01")
 
-# cc_task_create_by: cc_task_create, then the priority and the events' actor (see
-# tasks/migrations/0004_*).
+# cc_task_create (tasks/migrations/0007_narrow_task_create.py).
 _CREATE_SQL = (
-    "SELECT cc_task_create_by(%s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], "
+    "SELECT cc_task_create(%s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], "
     "%s::integer[], %s::jsonb, %s::bigint[])"
 )
 
@@ -155,9 +169,6 @@ def _item_errors(items: list[dict], agent_ids: set[int], message) -> list[dict]:
     return [{"agent_id": [str(message)]} if line["agent_id"] in agent_ids else {} for line in items]
 
 
-# Not ``@transaction.atomic``: the writes are one statement, which is its own transaction in
-# autocommit mode (no BEGIN/COMMIT round trips) and joins the caller's transaction inside an
-# atomic block (Idempotency-Key, tests); events are published after whichever commits.
 def task_create(
     *,
     user,
@@ -238,15 +249,23 @@ def task_create(
         updated_at=now,
     )
     take = {aid: q for aid, q in sorted(quantities.items()) if agents[aid].stock is not None}
-    categories = sorted({line.category_id_snapshot for line in lines})
+    categories = payload_categories(lines)
     # The payload is built once: the function inserts its items, the event and the answer
     # carry it with the ids filled in.
     payload = task_serialize(task, lines)
     actor = event_actor(user=user)
+    # Without stock to take the create is one statement: its own transaction in autocommit
+    # mode (no BEGIN/COMMIT round trips). Taking stock may cross a threshold, whose events are
+    # appended from Python after the statement: one transaction holds both. Inside a caller's
+    # atomic block (Idempotency-Key, batch) either joins it; events are published after
+    # whichever commits.
     try:
-        result = _create_write(
-            task=task, take=take, payload=payload, categories=categories, actor=actor
-        )
+        with transaction.atomic(savepoint=False) if take else nullcontext():
+            result = _create_write(
+                task=task, take=take, payload=payload, categories=categories, actor=actor
+            )
+            if "error" not in result:
+                _created_publish(task, lines, payload, result, take=take, actor=actor, now=now)
     except IntegrityError as exc:
         # An unlimited agent (never locked) deleted since the read: its item's foreign key
         # fails when the statement commits. Refused as the read would have refused it.
@@ -254,11 +273,53 @@ def task_create(
             raise
         gone = sorted(set(quantities) - set(agents_orderable(ids=quantities)))
         raise AgentNotFound(details={"agent_ids": gone}) from exc
+    # Refusals are raised out here: the function wrote nothing, and leaving the block normally
+    # keeps a caller's transaction usable (an exception would mark it for rollback).
+    if result.get("error") == "INSUFFICIENT_STOCK":
+        raise InsufficientStock(details={"agents": result["agents"]})
     if "error" in result:
-        if result["error"] == "INSUFFICIENT_STOCK":
-            raise InsufficientStock(details={"agents": result["agents"]})
         raise AgentNotFound(details={"agent_ids": result["agent_ids"]})
+    return task
 
+
+def _created_publish(
+    task: Task,
+    lines: list[TaskItem],
+    payload: dict,
+    result: dict,
+    *,
+    take: dict[int, int],
+    actor: dict,
+    now: datetime,
+) -> None:
+    """After ``cc_task_create`` wrote the task: fill in what it allocated, publish
+    ``task.created`` after commit, append the stock events the take calls for."""
+    _created(task, lines, payload, result)
+    created = TaskEvent(
+        seq=result["task_event_seq"],
+        type=EventType.TASK_CREATED,
+        task=task,
+        category_ids=payload_categories(lines),
+        payload=payload,
+        actor=actor,
+        at=now,
+    )
+    # The stock taken makes the cached catalog stale: its version is replaced in the events'
+    # Redis round trip. Published before the threshold events (seq order).
+    bump = partial(catalog_cache_bump, connection.schema_name) if take else None
+    events_publish_on_commit([created], also=bump)
+    if take:
+        _stock_events(result["stock"], take, actor=actor)
+
+
+def payload_categories(lines: list[TaskItem]) -> list[int]:
+    """The categories of a new task's items (screens filter its events on them)."""
+    return sorted({line.category_id_snapshot for line in lines})
+
+
+def _created(task: Task, lines: list[TaskItem], payload: dict, result: dict) -> None:
+    """Give the unsaved task and items (and the payload) the ids and number the function
+    allocated, as if the ORM had saved them."""
     task.id = payload["id"] = result["task_id"]
     task.number = payload["number"] = result["number"]
     task.sequence = result["sequence"]
@@ -270,44 +331,39 @@ def task_create(
         line._state.adding = False
         line._state.db = connection.alias
     _items_cache(task, lines)
-    events = [
-        TaskEvent(
-            seq=event["seq"],
-            type=event["type"],
-            category_ids=event["category_ids"],
-            payload=event["payload"],
-            actor=actor,
-            at=now,
+
+
+def _stock_events(rows: list[dict], take: dict[int, int], *, actor: dict) -> None:
+    """The low-stock / sold-out events of the stock a create took, decided by the catalog's
+    rule (``agents.stock.stock_events_emit``) on the levels ``cc_task_create`` read under its
+    locks."""
+    levels = {
+        row["id"]: StockLevel(
+            id=row["id"],
+            name=row["name"],
+            category_id=row["category_id"],
+            low_stock_threshold=row["low_stock_threshold"],
         )
-        for event in result["stock_events"]
+        for row in rows
+    }
+    changes = [
+        StockChange(row["id"], row["stock_after"] + take[row["id"]], row["stock_after"])
+        for row in rows
     ]
-    events.append(
-        TaskEvent(
-            seq=result["task_event_seq"],
-            type=EventType.TASK_CREATED,
-            task=task,
-            category_ids=categories,
-            payload=payload,
-            actor=actor,
-            at=now,
-        )
-    )
-    # The stock taken makes the cached catalog stale: in the events' round trip.
-    events_publish_on_commit(events, catalog_changed=bool(take))
-    return task
+    stock_events_emit(agents=levels, changes=changes, actor=actor)
 
 
 def _create_write(
-    *, task: Task, take: dict[int, int], payload: dict, categories, actor: dict | None = None
+    *, task: Task, take: dict[int, int], payload: dict, categories, actor: dict
 ) -> dict:
-    """Call ``cc_task_create_by``; its answer (ids, number, events, or a refusal) as a dict.
-    ``actor``: of the events it writes (the system when not given)."""
+    """Call ``cc_task_create``; its answer (ids, number, the stock after, or a refusal) as a
+    dict."""
     with connection.prepared_cursor() as cursor:
         cursor.execute(
             _CREATE_SQL,
             [
                 task.priority,
-                json.dumps(actor or system_actor()),
+                json.dumps(actor),
                 task.business_date,
                 task.created_at,
                 task.created_by_id,

@@ -12,12 +12,12 @@ from core.api import TenantViewSet
 from core.exceptions import ApplicationError
 from core.permissions import principal_role
 from core.schema import ErrorSerializer
+from events.services import event_to_message
 
 from .batch import task_create_batch, task_create_batch_idempotent
 from .choices import TASK_ORDERING, TaskStatus
 from .constants import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, IDEMPOTENCY_KEY_MAX_LENGTH
 from .errors import field_error
-from .events import event_to_message
 from .filters import TaskFilter
 from .idempotency import idempotent_call, request_fingerprint
 from .selectors import task_event_list, task_get, task_list, task_note_list

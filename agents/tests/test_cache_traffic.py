@@ -1,10 +1,10 @@
-"""Catalog read-ahead: a cached list page is fetched in the rate limiter's Redis round trip.
+"""Catalog cache traffic: what a cached list page costs in Redis, measured with MONITOR and
+``INFO commandstats`` on the test Redis.
 
-``core.throttling`` runs one Lua script per request (``EVALSHA``) that counts the rate limits
-and reads the keys the view names (``redis_read_ahead``: the catalog version and the page).
-Authentication checks the logout deny-list itself first (one ``EXISTS``: revocation does not
-depend on a view's throttles, docs/accounts.md). A hit therefore costs exactly these two Redis
-commands, measured here with ``INFO commandstats`` on the test Redis.
+Authentication checks the logout deny-list (one ``EXISTS``: revocation does not depend on a
+view's throttles, docs/accounts.md); the rate limiter counts in one Lua script (``EVALSHA``)
+that only counts (INCR/EXPIRE, never a read for a view); the view then reads the catalog version
+and its page in one ``MGET``. A hit is exactly these three commands.
 
 Redis unreachable for lists is covered in test_cache.py (reads fall through to PostgreSQL).
 """
@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.http import urlencode
 from django_redis import get_redis_connection
 
-from agents.cache import catalog_cache_entry
+from agents.cache import catalog_cache_key
 
 URL = "/api/v1/agents/"
 CATEGORIES = "/api/v1/agent-categories/"
@@ -39,11 +39,16 @@ _HANDSHAKE = frozenset({"HELLO", "SELECT", "CLIENT", "AUTH"})
 @dataclass
 class Traffic:
     sent: list[str] = field(default_factory=list)  # the clients' commands: one per round trip
+    sent_full: list[str] = field(default_factory=list)  # the same, with their arguments
     scripted: list[str] = field(default_factory=list)  # what the Lua script ran, with its keys
     stats: dict[str, int] = field(default_factory=dict)  # INFO commandstats delta (both kinds)
 
-    def script_reads(self) -> list[str]:
-        return [command.split()[1] for command in self.scripted if command.startswith("GET ")]
+    def mget_keys(self) -> list[str]:
+        (mget,) = [command for command in self.sent_full if command.upper().startswith("MGET ")]
+        return mget.split()[1:]
+
+    def script_commands(self) -> set[str]:
+        return {command.split()[0].strip('"').upper() for command in self.scripted}
 
 
 @contextmanager
@@ -69,29 +74,31 @@ def redis_traffic():
                 traffic.scripted.append(command["command"])
             elif name not in _HANDSHAKE:
                 traffic.sent.append(name)
+                traffic.sent_full.append(command["command"])
     after = _command_calls()
     for name, calls in after.items():
         if name not in ("info", "monitor", "echo") and calls != before.get(name, 0):
             traffic.stats[name] = calls - before.get(name, 0)
 
 
-def assert_one_round_trip(traffic: Traffic, keys: list[str]) -> None:
-    """A cache hit: the deny-list check, then the rate limiter's script; the page and version
-    were read inside it (the only GETs Redis ran), never by a GET/MGET of the client."""
-    assert traffic.sent == ["EXISTS", "EVALSHA"], traffic
+def assert_hit(traffic: Traffic) -> None:
+    """A cache hit: the deny-list check, the rate limiter's script (counting only), the view's
+    one read of the version and the page."""
+    assert traffic.sent == ["EXISTS", "EVALSHA", "MGET"], traffic
     assert traffic.stats.get("evalsha", 0) + traffic.stats.get("eval", 0) == 1, traffic
-    assert "mget" not in traffic.stats, traffic
-    assert traffic.stats.get("get", 0) == len(keys), traffic
-    assert traffic.script_reads() == keys, traffic
+    assert traffic.stats.get("mget") == 1, traffic
+    assert "get" not in traffic.stats, traffic
+    assert traffic.script_commands() <= {"INCR", "EXPIRE"}, traffic
 
 
 def page_keys(org, url: str) -> list[str]:
-    """The keys the list view reads ahead for ``url`` on ``org``'s host."""
+    """The Redis keys (schema-prefixed) of the catalog version and of the page of ``url`` on
+    ``org``'s host."""
     org.activate()
-    entry = catalog_cache_entry(
+    key = catalog_cache_key(
         resource=_resource(url), host=org.host, query_string=url.partition("?")[2]
     )
-    return list(entry.redis_keys)
+    return [cache.make_key("catalog:version"), cache.make_key(key)]
 
 
 def _resource(url: str) -> str:
@@ -113,38 +120,41 @@ def staff(acme):
     return acme.client("staff")
 
 
-def test_cached_list_is_one_redis_command_and_the_same_bytes(acme, acme_catalog, staff):
+def test_cached_list_is_one_read_and_the_same_bytes(acme, acme_catalog, staff):
     keys = page_keys(acme, URL)
     with redis_traffic() as cold:
         first = _get(staff, URL)
     assert len(first.json()["results"]) == 3
-    # The miss: the script said both keys were missing, so no GET/MGET follows it: the
-    # version is created (SET NX) and the page stored (SET).
-    assert cold.sent == ["EXISTS", "EVALSHA", "SET", "SET"], cold
-    assert cold.script_reads() == keys
+    # The miss: the MGET found neither key, so the version is created (SET NX) and the page
+    # stored (SET).
+    assert cold.sent == ["EXISTS", "EVALSHA", "MGET", "SET", "SET"], cold
+    assert cold.mget_keys() == keys
+    assert cold.script_commands() <= {"INCR", "EXPIRE"}, cold
 
     with redis_traffic() as hit, CaptureQueriesContext(connection) as queries:
         second = _get(staff, URL)
-    assert_one_round_trip(hit, keys)
+    assert_hit(hit)
+    assert hit.mget_keys() == keys
     assert second.content == first.content
     assert not _touches_agents(queries)  # really served from the cache
 
     with redis_traffic() as again:
         third = _get(staff, URL)
-    assert_one_round_trip(again, keys)
+    assert_hit(again)
     assert third.content == first.content
 
 
-def test_categories_list_reads_ahead_too(acme, acme_catalog, staff):
+def test_categories_list_is_cached_too(acme, acme_catalog, staff):
     first = _get(staff, CATEGORIES)
     with redis_traffic() as hit:
         second = _get(staff, CATEGORIES)
-    assert_one_round_trip(hit, page_keys(acme, CATEGORIES))
+    assert_hit(hit)
+    assert hit.mget_keys() == page_keys(acme, CATEGORIES)
     assert second.content == first.content
     assert [row["name"] for row in second.json()["results"]] == ["Hot dishes", "Bar"]
 
 
-def test_query_string_has_its_own_page_and_one_round_trip(acme, acme_catalog, staff):
+def test_query_string_has_its_own_page(acme, acme_catalog, staff):
     category = acme_catalog.categories[0]  # Agent 000 and Agent 002
     plain = _get(staff, URL)
     filtered_url = f"{URL}?{urlencode({'category': category.pk, 'ordering': '-name'})}"
@@ -158,22 +168,23 @@ def test_query_string_has_its_own_page_and_one_round_trip(acme, acme_catalog, st
 
     with redis_traffic() as hit:
         again = _get(staff, filtered_url)
-    assert_one_round_trip(hit, keys)
+    assert_hit(hit)
+    assert hit.mget_keys() == keys
     assert again.content == filtered.content
 
     # The same parameters in another order are the same page.
     reordered = f"{URL}?{urlencode({'ordering': '-name', 'category': category.pk})}"
     with redis_traffic() as hit:
         assert _get(staff, reordered).content == filtered.content
-    assert_one_round_trip(hit, keys)
+    assert hit.mget_keys() == keys
 
     # The unfiltered page is still its own entry.
     with redis_traffic() as hit:
         assert _get(staff, URL).content == plain.content
-    assert_one_round_trip(hit, page_keys(acme, URL))
+    assert hit.mget_keys() == page_keys(acme, URL)
 
 
-def test_after_a_write_the_read_ahead_version_is_the_new_one(
+def test_after_a_write_the_version_is_the_new_one(
     acme, acme_catalog, staff, django_capture_on_commit_callbacks
 ):
     agent = acme_catalog.agents[0]
@@ -194,11 +205,11 @@ def test_after_a_write_the_read_ahead_version_is_the_new_one(
     assert new_version not in (None, old_version)
 
     # The old page is still in Redis, under the old version: the page is rebuilt from
-    # PostgreSQL with the version the script read (no GET/MGET of its own) and stored.
+    # PostgreSQL with the version the MGET read and stored.
     with redis_traffic() as miss, CaptureQueriesContext(connection) as queries:
         after = _get(staff, URL)
-    assert miss.sent == ["EXISTS", "EVALSHA", "SET"], miss
-    assert miss.script_reads() == keys
+    assert miss.sent == ["EXISTS", "EVALSHA", "MGET", "SET"], miss
+    assert miss.mget_keys() == keys
     assert _touches_agents(queries)
     prices = {row["id"]: row["unit_price"] for row in after.json()["results"]}
     assert prices[agent.pk] == "99.90"
@@ -206,7 +217,7 @@ def test_after_a_write_the_read_ahead_version_is_the_new_one(
 
     with redis_traffic() as hit:
         again = _get(staff, URL)
-    assert_one_round_trip(hit, keys)
+    assert_hit(hit)
     assert again.content == after.content
     acme.activate()
     assert cache.get("catalog:version") == new_version
@@ -230,8 +241,8 @@ def test_one_organization_never_gets_the_other_ones_page(
     globex_client = globex.client("staff")
     with redis_traffic() as cold, CaptureQueriesContext(connection) as queries:
         globex_page = _get(globex_client, url)
-    assert cold.script_reads() == globex_keys
-    assert cold.sent == ["EXISTS", "EVALSHA", "SET", "SET"], cold  # globex's first version
+    assert cold.mget_keys() == globex_keys
+    assert cold.sent == ["EXISTS", "EVALSHA", "MGET", "SET", "SET"], cold  # its first version
     assert _touches_agents(queries)
     rows = globex_page.json()["results"]
     assert {row["id"] for row in rows} == {a.pk for a in globex_catalog.agents}
@@ -239,25 +250,23 @@ def test_one_organization_never_gets_the_other_ones_page(
 
     with redis_traffic() as hit:
         assert _get(globex_client, url).content == globex_page.content
-    assert_one_round_trip(hit, globex_keys)
+    assert_hit(hit)
+    assert hit.mget_keys() == globex_keys
     # And acme's entry is still acme's.
     with redis_traffic() as hit:
         assert _get(staff, url).content == acme_page.content
-    assert_one_round_trip(hit, acme_keys)
+    assert hit.mget_keys() == acme_keys
 
 
-def test_the_per_process_entry_memo_keeps_organizations_apart(acme, globex):
-    """Entries are memoized per process: the same host and query string computed under two
-    schemas (never seen in practice: hosts differ) still give each schema its own keys."""
-    entries = {}
-    for org in (acme, globex, acme):
+def test_the_per_process_key_memo_is_the_page_key_only(acme, globex):
+    """Page keys are memoized per process without the schema: the cache adds each schema's
+    prefix when it reads, so the same host and query string under two schemas never share an
+    entry in Redis."""
+    keys = {}
+    for org in (acme, globex):
         org.activate()
-        entries.setdefault(org.schema, []).append(
-            catalog_cache_entry(resource="agents", host="same.example", query_string="page=2")
-        )
-    first_acme, second_acme = entries[acme.schema]
-    (globex_entry,) = entries[globex.schema]
-    assert second_acme is first_acme  # memoized
-    assert globex_entry.key == first_acme.key  # the page's own key: host and parameters
-    assert all(key.startswith(f"{acme.schema}:") for key in first_acme.redis_keys)
-    assert all(key.startswith(f"{globex.schema}:") for key in globex_entry.redis_keys)
+        key = catalog_cache_key(resource="agents", host="same.example", query_string="page=2")
+        keys[org.schema] = cache.make_key(key)
+    assert keys[acme.schema].startswith(f"{acme.schema}:")
+    assert keys[globex.schema].startswith(f"{globex.schema}:")
+    assert keys[acme.schema] != keys[globex.schema]

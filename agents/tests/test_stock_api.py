@@ -4,8 +4,8 @@ import pytest
 
 from agents.choices import StockReason
 from agents.models import Agent, StockMovement
-from tasks.choices import EventType
-from tasks.models import TaskEvent
+from events.choices import EventType
+from events.models import TaskEvent
 
 from .conftest import error_fields
 

@@ -49,6 +49,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "agents",
     "tasks",
+    "events",
     "displays",
     "reports",
     "audit",
@@ -161,7 +162,7 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 CHANNEL_LAYERS = {
     "default": {
-        # Redis pub/sub: a group send is one PUBLISH (tasks.events publishes that way, pipelined,
+        # Redis pub/sub: a group send is one PUBLISH (events.services publishes that way, pipelined,
         # after every commit), fan-out to every process with screens of the group is Redis'
         # job. Nothing is queued for a process that is not subscribed: a screen that missed
         # events (reconnect, resync) catches up from the event log by seq (displays.consumers).

@@ -21,21 +21,21 @@ def test_job_runs_in_the_schema_it_was_sent_from(celery_worker_process, committe
     try:
         with tenant_context(other.organization):
             AgentCategory.objects.create(name="Only in the first org")
-            first_result = schema_probe.delay()
+            first_result = schema_probe.delay("agents.AgentCategory")
         with tenant_context(second.organization):
             AgentCategory.objects.create(name="Only in the second org")
-            second_result = schema_probe.delay()
-        public_result = schema_probe.delay()
+            second_result = schema_probe.delay("agents.AgentCategory")
+        public_result = schema_probe.delay("agents.AgentCategory")
 
         assert first_result.get(timeout=30) == {
             "schema": other.schema,
-            "categories": ["Only in the first org"],
+            "rows": ["Only in the first org"],
         }
         assert second_result.get(timeout=30) == {
             "schema": second.schema,
-            "categories": ["Only in the second org"],
+            "rows": ["Only in the second org"],
         }
-        assert public_result.get(timeout=30) == {"schema": "public", "categories": []}
+        assert public_result.get(timeout=30) == {"schema": "public", "rows": []}
     finally:
         second.organization.delete(force_drop=True)
 

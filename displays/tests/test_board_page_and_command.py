@@ -6,7 +6,8 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, AgentCategory
-from tasks.models import Task, TaskEvent
+from events.models import TaskEvent
+from tasks.models import Task
 
 
 class TestBoardPage:

@@ -19,7 +19,7 @@ from agents.stock import agents_lock, stock_adjust, stock_set_limited
 from core.locale import organization_language
 from displays.board import BOARD_STRINGS
 from displays.services import screen_update
-from tasks.models import TaskEvent
+from events.models import TaskEvent
 
 from .conftest import receive_until, run
 from .test_consumer import _open

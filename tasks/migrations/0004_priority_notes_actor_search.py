@@ -15,6 +15,7 @@ Python; the two UPDATEs touch rows this transaction just wrote (no new lock wait
 import django.contrib.postgres.indexes
 import django.db.models.deletion
 import django.utils.timezone
+import events.models
 import tasks.models
 from django.conf import settings
 from django.db import migrations, models
@@ -104,7 +105,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='taskevent',
             name='actor',
-            field=models.JSONField(db_default=models.Value({'type': 'system'}, models.JSONField()), default=tasks.models.system_actor),
+            field=models.JSONField(db_default=models.Value({'type': 'system'}, models.JSONField()), default=events.models.system_actor),
         ),
         migrations.AddField(
             model_name='taskitem',

@@ -8,7 +8,8 @@ from django.db import connection
 
 from agents.choices import StockReason
 from agents.models import Agent, AgentCategory, StockMovement
-from tasks.models import Task, TaskEvent
+from events.models import TaskEvent
+from tasks.models import Task
 
 
 @dataclass

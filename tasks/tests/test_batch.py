@@ -4,9 +4,10 @@ import psycopg
 import pytest
 
 from agents.models import Agent
+from events.models import TaskEvent
 from tasks.batch import task_create_batch_idempotent
 from tasks.idempotency import _lock_id, request_fingerprint
-from tasks.models import IdempotencyKey, Task, TaskEvent
+from tasks.models import IdempotencyKey, Task
 
 from .test_idempotency_owner import _dsn
 

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tasks.models import IdempotencyKey, Task, TaskEvent
+from events.models import TaskEvent
+from tasks.models import IdempotencyKey, Task
 from tasks.services import task_create
 from tasks.tasks import expire_pending_dispatch
 

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 
 from agents.models import Agent, StockMovement
-from tasks.models import DailySequence, Task, TaskEvent
+from events.models import TaskEvent
+from tasks.models import DailySequence, Task
 from tasks.services import task_number
 
 from .conftest import agent_make, catalog_make

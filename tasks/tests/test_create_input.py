@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from tasks.constants import ITEM_NOTES_MAX_LENGTH, MAX_ITEMS_PER_TASK, MAX_QUANTITY
+from tasks.constants import MAX_ITEMS_PER_TASK
+from tasks.limits import ITEM_NOTES_MAX_LENGTH, QUANTITY_MAX
 from tasks.serializers import TaskCreateInputSerializer, task_create_input_fast
 
 TEXT_LIMITS = {"workspace": 20, "customer_name": 100, "notes": 500}
@@ -136,8 +137,8 @@ CASES = [
     # quantity bounds and types.
     pytest.param(_body(items=[_item(quantity=0)]), REJECT, id="quantity-0"),
     pytest.param(_body(items=[_item(quantity=1)]), ACCEPT, id="quantity-1"),
-    pytest.param(_body(items=[_item(quantity=MAX_QUANTITY)]), ACCEPT, id="quantity-999"),
-    pytest.param(_body(items=[_item(quantity=MAX_QUANTITY + 1)]), REJECT, id="quantity-1000"),
+    pytest.param(_body(items=[_item(quantity=QUANTITY_MAX)]), ACCEPT, id="quantity-999"),
+    pytest.param(_body(items=[_item(quantity=QUANTITY_MAX + 1)]), REJECT, id="quantity-1000"),
     pytest.param(_body(items=[_item(quantity=False)]), REJECT, id="quantity-false"),
     pytest.param(_body(items=[_item(quantity=2.0)]), REJECT, id="quantity-float"),
     pytest.param(_body(items=[_item(quantity="2")]), REJECT, id="quantity-str"),
@@ -201,7 +202,7 @@ def test_fast_path_returns_defaults_for_missing_optional_fields():
 _PLAIN_CHARS = "abcXYZ019-_#.,!/张三少辣桌😀é"
 _ODD_CHARS = [" ", "\t", "\n", "\x00", "\ud800", "\udfff", "\u3000", "\xa0", "\x85", "\x1f"]
 _LENGTHS = [0, 1, 2, 5, 19, 20, 21, 99, 100, 101, 199, 200, 201, 499, 500, 501]
-_EDGES = {"agent_id": [0, 1, MAX_ID, 2**63], "quantity": [0, 1, MAX_QUANTITY, MAX_QUANTITY + 1]}
+_EDGES = {"agent_id": [0, 1, MAX_ID, 2**63], "quantity": [0, 1, QUANTITY_MAX, QUANTITY_MAX + 1]}
 _INTS = [-(2**63), -1, 0, 1, 2, 998, 999, 1000, MAX_ID - 1, MAX_ID, 2**63, 2**64, 10**30]
 
 

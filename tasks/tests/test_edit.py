@@ -11,7 +11,8 @@ from decimal import Decimal
 from django.db import connection
 
 from agents.models import Agent, StockMovement
-from tasks.models import Task, TaskEvent, TaskItem
+from events.models import TaskEvent
+from tasks.models import Task, TaskItem
 from tasks.services import task_advance, task_create
 
 from .conftest import agent_make, catalog_make, counts, ledger_ok

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.test import override_settings
 from django_redis import get_redis_connection
 
-from tasks.events import _server, events_group_name
-from tasks.models import Task, TaskEvent
+from events.models import TaskEvent
+from events.services import _server, events_group_name
+from tasks.models import Task
 from tasks.services import task_advance, task_create
 
 from .conftest import catalog_make

@@ -6,7 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tasks.models import Task, TaskEvent
+from events.models import TaskEvent
+from tasks.models import Task
 from tasks.services import task_advance, task_create, task_set_pinned
 
 URL = "/api/v1/tasks/"

@@ -6,7 +6,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from displays.selectors import task_list_active_for_station
-from tasks.models import Task, TaskEvent
+from events.models import TaskEvent
+from tasks.models import Task
 from tasks.services import task_create, task_expire_stale, task_set_pinned
 
 URL = "/api/v1/tasks/"

@@ -14,8 +14,9 @@ from displays.tests.conftest import (  # noqa: F401 (fixtures)
     rt_a,
     run,
 )
+from events.models import TaskEvent
 from tasks.choices import TaskStatus
-from tasks.models import Task, TaskEvent
+from tasks.models import Task
 from tasks.services import task_advance, task_create, task_recall
 
 URL = "/api/v1/tasks/"

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from agents.models import StockMovement
+from events.models import TaskEvent
 from tasks.choices import STATUS_TIMESTAMP, TRANSITIONS, TaskStatus
 from tasks.errors import InvalidTransition, TaskNotActive
-from tasks.models import Task, TaskEvent
+from tasks.models import Task
 from tasks.services import (
     task_advance,
     task_create,
