@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Invitation, User
 from conftest import PASSWORD
+from organizations.models import Organization
 
 INVITE_URL = "/api/v1/invitations/"
 PREVIEW_URL = "/api/v1/invitations/preview/"
@@ -77,6 +78,8 @@ def login(host, email_address, password):
 
 def test_invite_new_person_email_preview_accept_login(committed_org, worker, mail_dir):
     org, seen = committed_org, set()
+    # The product's default (test organizations are made English: conftest.make_org).
+    Organization.objects.filter(pk=org.organization.pk).update(language="zh-hans")
     invitee = f"cook-{org.schema}@example.test"
     response = org.client("owner").post(
         INVITE_URL, {"email": invitee, "role": "staff"}, format="json"
@@ -180,11 +183,18 @@ def test_messages_are_rendered_in_the_readers_language(acme):
     issued = invitation_create(
         organization=acme.organization, email="lang@example.test", role="staff"
     )
-    for user_language, expected in (("", "zh-hans"), ("en", "en"), ("zh-hans", "zh-hans")):
-        reader = User(email="lang@example.test", language=user_language)
-        message = invitation_message(invitation=issued.invitation, token=issued.token, user=reader)
-        assert message.extra_headers["Content-Language"] == expected
-        assert issued.accept_url in message.body
-        ((html, mime),) = message.alternatives
-        assert mime == "text/html" and f'lang="{expected}"' in html
-        assert "\n" not in message.subject
+    # The product's default (the shared test organizations are English: conftest.make_org).
+    acme.organization.language = "zh-hans"
+    try:
+        for user_language, expected in (("", "zh-hans"), ("en", "en"), ("zh-hans", "zh-hans")):
+            reader = User(email="lang@example.test", language=user_language)
+            message = invitation_message(
+                invitation=issued.invitation, token=issued.token, user=reader
+            )
+            assert message.extra_headers["Content-Language"] == expected
+            assert issued.accept_url in message.body
+            ((html, mime),) = message.alternatives
+            assert mime == "text/html" and f'lang="{expected}"' in html
+            assert "\n" not in message.subject
+    finally:
+        acme.organization.language = "en"
