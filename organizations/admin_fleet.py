@@ -4,7 +4,7 @@
   invitation), never a model form: a schema is only ever created by the service.
 - Plan limits are list columns, editable in place (saved through ``organization_plan_update``).
 - Usage columns (tasks today, screens online, last activity) for the rows on the page, read
-  in one query (``organizations.usage``).
+  in one query (``organizations.admin_usage``).
 - Read-only panels on an organization's page: report-job failures, stock reconciliation drift,
   screens.
 - Actions: suspend / resume, schedule / cancel deletion. Django's delete is off.
@@ -28,6 +28,7 @@ from django_tenants.utils import tenant_context
 from core.exceptions import ApplicationError
 
 from . import constants
+from .admin_usage import Usage, fleet_summary, organization_usage
 from .models import Domain, Organization
 from .services import (
     DELETION_BY_OPERATOR,
@@ -39,7 +40,6 @@ from .services import (
     organization_provision,
     schema_name_for_slug,
 )
-from .usage import Usage, fleet_summary, organization_usage
 
 PLAN_FIELDS = list(PLAN_LIMITS)
 _PANEL_ROWS = 20

@@ -1,5 +1,6 @@
 """Usage figures for operators (the admin's organization list and fleet page), read straight
-from the tenant schemas.
+from the tenant schemas. Part of the admin (``admin_*``): it reads every app's tables, which
+only the operators' console may (scripts/check_imports.py).
 
 Per page, not per organization: one query reads every schema of the rows on screen (a UNION
 ALL of small index-backed subqueries: tasks of the business day by ``business_date``, the last
