@@ -50,6 +50,7 @@ test: $(STAMP) $(MESSAGES_MO)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python scripts/check_imports.py
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
