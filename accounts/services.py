@@ -26,6 +26,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.choices import AuditAction
 from audit.services import Target, audit_record
 from core.exceptions import ApplicationError, ConflictError, NotFoundError
+from core.jobs import job_send_on_commit
 from core.local_cache import local_caches_clear
 from core.sockets import sockets_close_on_commit, user_group_name
 
@@ -280,7 +281,9 @@ def password_reset_request(*, organization, email: str) -> None:
         logger.info("password reset: per-email limit reached")
         return
     organization_id = organization.pk
-    transaction.on_commit(lambda: send_password_reset_email.delay(organization_id, email))
+    job_send_on_commit(
+        send_password_reset_email, args=[organization_id, email], what="a password reset email"
+    )
 
 
 def password_reset_user(*, uid: str, token: str) -> User | None:
@@ -367,7 +370,11 @@ def _send_invitation_on_commit(issued: IssuedInvitation) -> None:
     from .tasks import send_invitation_email
 
     invitation_id, token = issued.invitation.pk, issued.token
-    transaction.on_commit(lambda: send_invitation_email.delay(invitation_id, token))
+    job_send_on_commit(
+        send_invitation_email,
+        args=[invitation_id, token],
+        what=f"the email of invitation {invitation_id} (resend it)",
+    )
 
 
 @transaction.atomic

@@ -47,3 +47,26 @@ def job_send(task, *, args=None, kwargs=None, **options) -> None:
         )
     except (KombuOperationalError, ConnectionError, OSError, TimeoutError) as exc:
         raise JobQueueUnavailable() from exc
+
+
+def job_send_on_commit(task, *, args=None, what: str) -> None:
+    """Send ``task`` once the current transaction commits, failing fast (``job_send``).
+
+    For jobs whose row stays useful without them (an email: the invitation can be resent, the
+    reset asked again): the request has already answered by then, so a broker that cannot be
+    reached is logged with ``what`` was not sent, in a few hundred milliseconds, never a 19 s
+    wait or a 500 after the commit.
+    """
+    import logging
+
+    from django.db import transaction
+
+    def send() -> None:
+        try:
+            job_send(task, args=args)
+        except JobQueueUnavailable:
+            logging.getLogger(__name__).error(
+                "job queue unreachable: %s was not sent", what, exc_info=True
+            )
+
+    transaction.on_commit(send)
