@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("displays.urls")),
     path("", include("reports.urls")),
     path("", include("audit.urls")),
+    path("", include("exports.urls")),
 ]
 
 urlpatterns = [

@@ -92,6 +92,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # --- deletion: the owner schedules (password re-entered) and cancels ----------------------
     ("organization-deletion", "post"): OWNER,
     ("organization-deletion", "delete"): OWNER,
+    # --- export of the organization's data: the owner requests, polls and downloads it -----
+    **_each("organization-export", OWNER, "create", "retrieve", "download"),
     # --- catalog: everyone reads; managers edit it and adjust stock ---------------------------
     **_each("agent-category", STAFF, *_READ),
     **_each("agent-category", MANAGER, *_WRITE),

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Membership
 from audit.choices import PlatformAction
 from audit.services import audit_changes, audit_snapshot, platform_audit_record
+from exports.admin_actions import ExportAdminMixin
 
 from .admin_fleet import OperatorOrganizationAdminMixin
 from .models import Domain, Organization, PlatformAuditEvent
@@ -22,8 +23,9 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(OperatorOrganizationAdminMixin, admin.ModelAdmin):
-    # Columns, add form, plan limits, usage, panels, deletion: admin_fleet.py.
+class OrganizationAdmin(ExportAdminMixin, OperatorOrganizationAdminMixin, admin.ModelAdmin):
+    # Columns, add form, plan limits, usage, panels, deletion: admin_fleet.py; the export
+    # action, its panel and download: exports/admin_actions.py.
     list_display = [
         "name",
         "slug",
@@ -38,7 +40,8 @@ class OrganizationAdmin(OperatorOrganizationAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "schema_name", "domains__domain"]
     readonly_fields = ["schema_name", "created_at", "updated_at"]
     inlines = [DomainInline, MembershipInline]
-    actions = ["suspend", "reactivate", "schedule_deletion", "cancel_deletion"]
+    actions = ["suspend", "reactivate", "schedule_deletion", "cancel_deletion", "export_data"]
+    panel_fields = [*OperatorOrganizationAdminMixin.panel_fields, "exports"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(schema_name="public")

@@ -53,6 +53,7 @@ TENANT_APPS = [
     "displays",
     "reports",
     "audit",
+    "exports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -297,6 +298,12 @@ SIGNUP_RATE = env("SIGNUP_RATE", default="5/hour")  # signup applications per cl
 SIGNUP_CONFIRM_TTL_HOURS = env.int("SIGNUP_CONFIRM_TTL_HOURS", default=72)
 # Days between a scheduled deletion and the purge (cancellable meanwhile).
 TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=30)
+# Exports (exports app, docs/export.md): how long a finished export can be downloaded, the
+# job's hard time limit (below CELERY_VISIBILITY_TIMEOUT), where its zip is built before it is
+# stored (empty: the system's temporary directory; it needs room for one archive).
+EXPORT_LINK_TTL_HOURS = env.int("EXPORT_LINK_TTL_HOURS", default=24)
+EXPORT_TIME_LIMIT_SECONDS = env.int("EXPORT_TIME_LIMIT_SECONDS", default=1800)
+EXPORT_TMP_DIR = env("EXPORT_TMP_DIR", default="")
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -433,6 +440,17 @@ PERIODIC_TASKS: dict[str, dict] = {
         "crontab": {"minute": "41", "hour": "*"},
         "description": "Hourly: drop the schema, files and rows of organizations whose "
         "scheduled deletion is past TENANT_DELETION_GRACE_DAYS.",
+    },
+    "Expired exports (all organizations)": {
+        "task": "exports.expire",
+        "crontab": {"minute": "17", "hour": "*"},
+        "description": "Hourly: delete export archives whose download link (24 h) has passed.",
+    },
+    "Task event retention (all organizations)": {
+        "task": "events.prune_dispatch",
+        "crontab": {"minute": "53", "hour": "3"},
+        "description": "Daily: delete task events older than each organization's "
+        "event_retention_days, in batches (screens behind the oldest kept event resync).",
     },
 }
 
