@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.choices import PlatformAction
 from audit.services import platform_audit_record
 from core.exceptions import ApplicationError, ConflictError
+from core.jobs import job_send_on_commit
 from organizations.models import Domain, Organization
 from organizations.services import (
     ProvisionedOrganization,
@@ -88,8 +89,13 @@ def signup_apply(
         raise SlugTaken(details={"slug": slug}) from exc
     from .tasks import send_signup_confirm_email
 
-    application_id = application.pk
-    transaction.on_commit(lambda: send_signup_confirm_email.delay(application_id, token))
+    # After commit, through core.jobs: an unreachable broker costs the applicant no wait (the
+    # lost email is logged; applying again after the link's lifetime sends a new one).
+    job_send_on_commit(
+        send_signup_confirm_email,
+        args=[application.pk, token],
+        what=f"the confirmation email of signup {application.pk}",
+    )
     return application
 
 
@@ -184,6 +190,9 @@ def signup_reject(
     if was_confirmed:
         from .tasks import send_signup_rejected_email
 
-        application_id = locked.pk
-        transaction.on_commit(lambda: send_signup_rejected_email.delay(application_id))
+        job_send_on_commit(
+            send_signup_rejected_email,
+            args=[locked.pk],
+            what=f"the rejection email of signup {locked.pk}",
+        )
     return locked
