@@ -45,6 +45,10 @@ class Org:
         client = APIClient(HTTP_HOST=self.host)
         user = user or (self.users[role] if role else None)
         if user is not None:
+            # The shared users live for the whole session: a test that ended someone's sessions
+            # (password change through a live server, log out everywhere) committed a new
+            # session version, and a token minted from a stale object would be refused.
+            user.refresh_from_db(fields=["session_version"])
             token = tokens_for_membership(user=user, organization=self.organization)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.access_token}")
         return client
