@@ -105,6 +105,18 @@ SERVICES: dict[str, dict[str, object]] = {
         "signup_approve": P.SIGNUP_APPROVE,
         "signup_reject": P.SIGNUP_REJECT,
     },
+    "exports.services": {
+        "export_storage_name": _READ,
+        "export_link_ttl": _READ,
+        "export_stale_after": _READ,
+        "export_request": A.EXPORT_CREATE,  # P.ORGANIZATION_EXPORT when an operator asks
+        "access_export_job": _READ,
+        "export_download_name": _READ,
+        "export_run": _JOB,
+        "export_write_archive": _JOB,
+        "export_expire_one": _JOB,
+        "export_expire": _JOB,
+    },
     "events.services": {
         "event_actor": _READ,
         "events_group_name": _READ,
@@ -151,8 +163,8 @@ SERVICES: dict[str, dict[str, object]] = {
         "audit_prune": Not("retention itself (its log line says what it deleted)"),
     },
 }
-# Codes no service records yet: the export job (issue 16 item 4) will.
-RESERVED = {A.EXPORT_CREATE}
+# Codes no service records yet.
+RESERVED: set = set()
 
 
 def _service_modules() -> list[str]:
@@ -198,10 +210,11 @@ def test_every_action_code_is_recorded_by_a_service_and_tested():
     recorded = {code for entries in SERVICES.values() for code in entries.values()}
     recorded |= {A.TASK_UNPIN, A.TASK_PRIORITY}  # second codes of task_set_pinned/task_update
     recorded |= {P.ORGANIZATION_RESUME}  # organization_set_active's second code
+    recorded |= {P.ORGANIZATION_EXPORT}  # export_request's, for an operator
     assert set(AuditAction) - RESERVED <= recorded
     # Operator actions recorded outside services.py: the admin's change form and lockout unlock
-    # (organizations.admin, accounts.admin_site); the export job's (issue 16 item 4) to come.
-    outside = {P.ORGANIZATION_UPDATE, P.LOCKOUT_UNLOCK, P.ORGANIZATION_EXPORT}
+    # (organizations.admin, accounts.admin_site).
+    outside = {P.ORGANIZATION_UPDATE, P.LOCKOUT_UNLOCK}
     assert set(PlatformAction) - outside <= recorded
     assert set(AuditAction) - RESERVED == set(CASES), "one behavioural case per action code"
 
@@ -462,6 +475,12 @@ def _(org, call):
 
     report = DailyReport.objects.get(business_date=day)
     return Done("dailyreport", report.pk, {"job": [None, body["id"]], "queued": [None, True]})
+
+
+@case(A.EXPORT_CREATE)
+def _(org, call):
+    body = call("owner", "post", "/api/v1/organization/export/", None)
+    return Done("export", body["id"], {"job": [None, body["id"]]})
 
 
 @pytest.mark.parametrize("action", sorted(CASES))

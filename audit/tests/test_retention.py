@@ -61,6 +61,7 @@ def test_the_beat_schedule_is_registered(db):
     assert task.enabled
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("celery_worker_process")
 def test_the_beat_job_prunes_every_organization_through_a_worker(committed_org):
     organization = committed_org.organization
