@@ -34,6 +34,7 @@ from django_tenants.utils import tenant_context
 
 from core.exceptions import ApplicationError
 from core.sockets import screen_group_name, user_group_name
+from events.retention import event_pruned_through
 from events.services import events_group_name
 
 from . import realtime
@@ -183,18 +184,27 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
         if after_seq > last:
             # The client is ahead of the log (another server's numbering, a restored database).
             await self.send_json({"type": "resync", "reason": "ahead_of_server"})
-            await self.send_snapshot()
+            await self.send_snapshot(resync=True)
+            return
+        if after_seq < await self.db(event_pruned_through):
+            # Events after after_seq were deleted by retention (events.retention): a replay
+            # would have a hole. The log is pruned as a prefix, so the oldest kept seq says it.
+            await self.send_json({"type": "resync", "reason": "events_pruned"})
+            await self.send_snapshot(resync=True)
             return
         behind = await self.db(event_count_after, after_seq=after_seq, cap=REPLAY_LIMIT)
         if behind > REPLAY_LIMIT:
             await self.send_json({"type": "resync", "reason": "too_far_behind"})
-            await self.send_snapshot()
+            await self.send_snapshot(resync=True)
             return
         self.cursor = after_seq
         await self.replay()
 
-    async def send_snapshot(self) -> None:
+    async def send_snapshot(self, resync: bool = False) -> None:
         snapshot = await self.db(realtime.snapshot_build, station=sorted(self.station))
+        if resync:
+            # In place of the replay the client asked for (after a ``resync`` message).
+            snapshot["resync"] = True
         self.cursor = max(self.cursor, snapshot["seq"])
         self.pending = {seq: ev for seq, ev in self.pending.items() if seq > self.cursor}
         await self.send_json(snapshot)
