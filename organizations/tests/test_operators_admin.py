@@ -220,3 +220,22 @@ def test_fleet_page(ops, acme, globex):
     member = Client(HTTP_HOST=settings.PUBLIC_DOMAIN)
     member.force_login(acme.users["owner"])
     assert member.get("/admin/fleet/").status_code == 302
+
+
+def test_operators_cannot_add_or_edit_memberships_directly(ops, acme):
+    """People join by invitation only (DESIGN 3): no admin path creates or edits a member."""
+    from accounts.models import Membership
+
+    before = Membership.objects.filter(organization=acme.organization).count()
+    assert ops.get("/admin/accounts/membership/add/").status_code == 403
+    membership = Membership.objects.filter(organization=acme.organization).first()
+    response = ops.post(
+        f"/admin/accounts/membership/{membership.pk}/change/",
+        {"user": membership.user_id, "organization": acme.organization.pk, "role": "owner"},
+    )
+    assert response.status_code == 403
+    page = ops.get(_change_url(acme.organization))
+    assert page.status_code == 200
+    assert b"memberships-TOTAL_FORMS" in page.content  # the inline is shown...
+    assert b'name="memberships-0-role"' not in page.content  # ...but nothing is editable
+    assert Membership.objects.filter(organization=acme.organization).count() == before
