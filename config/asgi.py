@@ -34,7 +34,11 @@ def _http_application():
         return django_asgi_app
     from uvicorn.middleware.wsgi import WSGIMiddleware
 
-    return WSGIMiddleware(get_wsgi_application(), workers=HTTP_THREADS)
+    from core.wsgi_close import closing
+
+    # closing(): uvicorn's adapter never closes the response, so request_finished (and with it
+    # CONN_MAX_AGE) would never run at a request's end (core/wsgi_close.py).
+    return WSGIMiddleware(closing(get_wsgi_application()), workers=HTTP_THREADS)
 
 
 from core.asgi_limits import RequestSizeLimit  # noqa: E402  (MAX_REQUEST_BYTES before buffering)
