@@ -24,6 +24,7 @@ from exports import services
 from exports.choices import ExportStatus
 from exports.models import ExportJob
 from exports.services import export_expire, export_run, export_storage_name
+from exports.tasks import exports_expire
 from tasks.services import task_create
 
 
@@ -143,3 +144,16 @@ def test_the_sweep_deletes_expired_and_orphaned_archives_only(org):
         # Nothing left to do: a second sweep changes nothing.
         assert export_expire(now=now) == 0
         assert default_storage.exists(fresh.file)
+
+
+def test_the_hourly_beat_job_sweeps_every_organization(org):
+    with tenant_context(org.organization):
+        done = export_run(job_id=ExportJob.objects.create().pk)
+        ExportJob.objects.filter(pk=done.pk).update(expires_at=timezone.now() - timedelta(hours=1))
+    connection.set_schema_to_public()
+
+    assert exports_expire() >= 1  # the beat's entry point, run here in the public schema
+
+    assert not default_storage.exists(done.file)
+    with tenant_context(org.organization):
+        assert ExportJob.objects.get(pk=done.pk).status == ExportStatus.EXPIRED
