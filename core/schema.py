@@ -73,7 +73,22 @@ def _may_be_null(field) -> bool:
     return False
 
 
+# core.api.TenantViewSetMixin.lookup_value_regex: the digits of a bigint primary key. From the
+# URL regex spectacular derives a string with a pattern; generated clients then type every id
+# as ``str``. It is an integer in every body, so it is one in the path too (the bounds are what
+# the regex accepts: anything else never reaches a view and is a 404).
+_BIGINT_ID_PATTERN = "^[0-9]{1,18}$"
+_BIGINT_ID = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 10**18 - 1}
+
+
 class AutoSchema(BaseAutoSchema):
+    def _resolve_path_parameters(self, variables):
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["schema"].get("pattern") == _BIGINT_ID_PATTERN:
+                parameter["schema"] = dict(_BIGINT_ID)
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         errors = dict(_ERRORS)

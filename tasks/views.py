@@ -14,6 +14,7 @@ from core.permissions import principal_role
 from core.schema import ErrorSerializer
 from events.services import event_to_message
 
+from . import schema_examples
 from .batch import task_create_batch, task_create_batch_idempotent
 from .choices import TASK_ORDERING, TaskStatus
 from .constants import EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, IDEMPOTENCY_KEY_MAX_LENGTH
@@ -106,10 +107,8 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         summary="Create a task (order); optional Idempotency-Key.",
         request=TaskCreateInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={
-            201: TaskSerializer,
-            422: OpenApiResponse(ErrorSerializer, description="IDEMPOTENCY_KEY_REUSED"),
-        },
+        responses=schema_examples.CREATE_RESPONSES,
+        examples=[schema_examples.CREATE_REQUEST],
     )
     def create(self, request):
         validated = task_create_input_fast(request.data)
