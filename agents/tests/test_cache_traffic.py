@@ -1,5 +1,6 @@
-"""Catalog cache traffic: what a cached list page costs in Redis, measured with MONITOR and
-``INFO commandstats`` on the test Redis.
+"""Catalog cache traffic: what a cached list page costs in Redis, seen with MONITOR on the test
+Redis database (which tells a client's command from one a script runs; ``INFO commandstats``
+is server-wide, so other databases' clients would count there).
 
 Authentication checks the logout deny-list (one ``EXISTS``: revocation does not depend on a
 view's throttles, docs/accounts.md); the rate limiter counts in one Lua script (``EVALSHA``)
@@ -26,11 +27,6 @@ URL = "/api/v1/agents/"
 CATEGORIES = "/api/v1/agent-categories/"
 
 
-def _command_calls() -> dict[str, int]:
-    stats = get_redis_connection("default").info("commandstats")
-    return {name.removeprefix("cmdstat_"): row["calls"] for name, row in stats.items()}
-
-
 # What a client sends when it opens a connection (MONITOR holds one of the pool's, so a request
 # may open another): not part of any request's work.
 _HANDSHAKE = frozenset({"HELLO", "SELECT", "CLIENT", "AUTH"})
@@ -41,7 +37,6 @@ class Traffic:
     sent: list[str] = field(default_factory=list)  # the clients' commands: one per round trip
     sent_full: list[str] = field(default_factory=list)  # the same, with their arguments
     scripted: list[str] = field(default_factory=list)  # what the Lua script ran, with its keys
-    stats: dict[str, int] = field(default_factory=dict)  # INFO commandstats delta (both kinds)
 
     def mget_keys(self) -> list[str]:
         (mget,) = [command for command in self.sent_full if command.upper().startswith("MGET ")]
@@ -54,11 +49,10 @@ class Traffic:
 @contextmanager
 def redis_traffic():
     """The cache database's Redis traffic during the block, from MONITOR (which tells a
-    client's command from one the script runs) and ``INFO commandstats`` (which counts both)."""
+    client's command from one the script runs)."""
     redis = get_redis_connection("default")
     db = redis.connection_pool.connection_kwargs.get("db", 0)
     traffic = Traffic()
-    before = _command_calls()
     with redis.monitor() as monitor:
         yield traffic
         marker = f"end-of-block-{uuid.uuid4().hex}"
@@ -75,19 +69,13 @@ def redis_traffic():
             elif name not in _HANDSHAKE:
                 traffic.sent.append(name)
                 traffic.sent_full.append(command["command"])
-    after = _command_calls()
-    for name, calls in after.items():
-        if name not in ("info", "monitor", "echo") and calls != before.get(name, 0):
-            traffic.stats[name] = calls - before.get(name, 0)
 
 
 def assert_hit(traffic: Traffic) -> None:
     """A cache hit: the deny-list check, the rate limiter's script (counting only), the view's
     one read of the version and the page."""
     assert traffic.sent == ["EXISTS", "EVALSHA", "MGET"], traffic
-    assert traffic.stats.get("evalsha", 0) + traffic.stats.get("eval", 0) == 1, traffic
-    assert traffic.stats.get("mget") == 1, traffic
-    assert "get" not in traffic.stats, traffic
+    assert traffic.scripted, traffic  # the script ran (its counters), in this database
     assert traffic.script_commands() <= {"INCR", "EXPIRE"}, traffic
 
 

@@ -76,7 +76,7 @@ def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(co
         inbox = Inbox(layer, channel)
         try:
             written = await sync_to_async(rolled_back_create)()
-            assert written == ["agent.low_stock", "task.created"]
+            assert written == ["task.created", "agent.low_stock"]
             # Gone with the rollback: nothing stored, nothing published.
             assert await sync_to_async(TaskEvent.objects.count)() == 0
             assert await sync_to_async(Task.objects.count)() == 0
@@ -85,11 +85,13 @@ def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(co
             task = await sync_to_async(task_create)(user=user, items=items)
             first = await inbox.get(5.0)
             second = await inbox.get(5.0)
-            assert first["type"] == "event.message"
-            assert first["event"]["type"] == "agent.low_stock"
-            event = second["event"]
+            # Published in seq order: task.created (the function's), then the stock event the
+            # threshold rule appended after it in the same transaction.
+            assert first["type"] == second["type"] == "event.message"
+            event = first["event"]
             assert event["type"] == "task.created"
-            assert event["seq"] == first["event"]["seq"] + 1
+            assert second["event"]["type"] == "agent.low_stock"
+            assert second["event"]["seq"] == event["seq"] + 1
             assert event["data"]["id"] == task.id and event["data"]["number"] == task.number
             assert event["category_ids"] == sorted({catalog.hot.id, catalog.drinks.id})
             assert {i["category_id"] for i in event["data"]["items"]} == set(event["category_ids"])
@@ -98,7 +100,7 @@ def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(co
             changed = (await inbox.get(5.0))["event"]
             assert changed["type"] == "task.status_changed"
             assert changed["data"]["status"] == "accepted"
-            assert changed["seq"] == event["seq"] + 1
+            assert changed["seq"] == second["event"]["seq"] + 1
             assert await inbox.get(0.5) is None
         finally:
             inbox.close()
