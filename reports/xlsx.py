@@ -6,8 +6,10 @@ to the organization (Excel has no time zones), money cells carry a 2-decimal num
 """
 
 import io
+import math
 import re
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
@@ -21,6 +23,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from tasks.models import Task, TaskItem
 
@@ -59,6 +63,10 @@ class _Sheet:
 
     def __init__(self, wb: Workbook, title: str, widths: list[int]):
         self.ws = wb.create_sheet(title)
+        self.widths = widths
+        # Scale to the page (_page_setup says how). Set before the first row: a write-only
+        # sheet writes its <sheetPr> then, its page setup only when it is closed.
+        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         for index, width in enumerate(widths):
             self.ws.column_dimensions[chr(ord("A") + index)].width = width
         self.row = 0
@@ -89,6 +97,82 @@ class _Sheet:
         self.row += 1
 
 
+# --- Printing (issue 17 item 8) -----------------------------------------------------------------
+#
+# Printed from a spreadsheet program, a report is one page wide per sheet (as many pages down as
+# it needs), the table's heading row on every page, the organization, report and period in the
+# header and "Page n of m" in the footer. Charts sit below their table, inside the print area:
+# beside it they ran past the page edge and were cut.
+
+# Screen pixels of Excel's geometry (96 dpi): a column of width w characters is w*7+5 px, a
+# default row 20 px (15 pt), a column without a width 8.43 characters.
+_PX_PER_CM = 96 / 2.54
+_ROW_PX = 20
+_DEFAULT_COLUMN_CHARS = 8.43
+# Header/footer sections share Excel's 255-character limit; a name longer than this is cut.
+_HEADER_NAME_MAX = 80
+
+
+def _column_px(chars: float) -> int:
+    return int(chars * 7 + 5)
+
+
+def _header_text(text: str) -> str:
+    """Literal text in a header/footer: "&" starts a code there (&P page, &N pages)."""
+    return text.replace("&", "&&")
+
+
+@dataclass(frozen=True)
+class _Print:
+    """What every sheet's header and footer says: whose report, which one, which period."""
+
+    organization: str
+    title: str
+    period: str
+
+
+def _chart_below(s: _Sheet, chart, *, gap: int = 2) -> tuple[int, int]:
+    """Anchor ``chart`` at column A, ``gap`` rows below the table; the last (column, row) it
+    covers, 1-based, for the print area."""
+    row = s.row + gap + 1
+    s.ws.add_chart(chart, f"A{row}")
+    width_px = chart.width * _PX_PER_CM
+    columns, covered = 0, 0
+    while covered < width_px:
+        width = s.widths[columns] if columns < len(s.widths) else _DEFAULT_COLUMN_CHARS
+        covered += _column_px(width)
+        columns += 1
+    rows = math.ceil(chart.height * _PX_PER_CM / _ROW_PX)
+    return columns, row + rows
+
+
+def _page_setup(
+    s: _Sheet,
+    printing: _Print,
+    *,
+    landscape: bool,
+    title_rows: str,
+    last_column: int,
+    last_row: int,
+) -> None:
+    """Orientation, one page wide, repeated heading rows, header/footer and the print area."""
+    ws = s.ws
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    ws.print_options.horizontalCentered = True
+    ws.print_title_rows = title_rows
+    ws.print_area = f"A1:{get_column_letter(last_column)}{last_row}"
+    header, footer = ws.HeaderFooter.oddHeader, ws.HeaderFooter.oddFooter
+    header.left.text = "&B" + _header_text(printing.organization[:_HEADER_NAME_MAX])
+    header.center.text = _header_text(printing.title)
+    header.right.text = _header_text(printing.period)
+    footer.left.text = "&A"  # the sheet's name
+    # Translators keep &P (this page) and &N (pages): Excel replaces them.
+    footer.center.text = _("Page &P of &N")
+
+
 def _money(value) -> Decimal:
     return Decimal(value) if value is not None else Decimal("0")
 
@@ -100,7 +184,7 @@ def _period_label(metrics: dict) -> str:
     return f"{period['first']} – {period['last']}"
 
 
-def _summary(wb, organization, metrics: dict, title: str) -> None:
+def _summary(wb, organization, metrics: dict, title: str, printing: _Print) -> None:
     s = _Sheet(wb, _("Summary"), [34, 18, 18, 14, 12])
     s.ws.freeze_panes = "A4"
     s.append([s.cell(f"{organization.name} — {title} {_period_label(metrics)}", font=TITLE_FONT)])
@@ -162,9 +246,10 @@ def _summary(wb, organization, metrics: dict, title: str) -> None:
             s.cell(feedback["average_score"], fmt=SCORE_FORMAT),
         ]
     )
+    _page_setup(s, printing, landscape=False, title_rows="3:3", last_column=5, last_row=s.row)
 
 
-def _hourly(wb, metrics: dict) -> None:
+def _hourly(wb, metrics: dict, printing: _Print) -> None:
     s = _Sheet(wb, _("Hourly"), [10, 10, 12, 14, 8])
     s.ws.freeze_panes = "A2"
     s.header(_("Hour"), _("Tasks"), _("Completed"), _("Revenue"), _("Peak"))
@@ -185,11 +270,19 @@ def _hourly(wb, metrics: dict) -> None:
     chart.x_axis.title = _("Hour")
     chart.add_data(Reference(s.ws, min_col=2, min_row=1, max_row=25), titles_from_data=True)
     chart.set_categories(Reference(s.ws, min_col=1, min_row=2, max_row=25))
-    chart.width, chart.height = 24, 10
-    s.ws.add_chart(chart, "G2")
+    chart.width, chart.height = 18, 9
+    columns, last_row = _chart_below(s, chart)
+    _page_setup(
+        s,
+        printing,
+        landscape=False,
+        title_rows="1:1",
+        last_column=max(columns, 5),
+        last_row=last_row,
+    )
 
 
-def _agents(wb, metrics: dict) -> None:
+def _agents(wb, metrics: dict, printing: _Print) -> None:
     s = _Sheet(wb, _("Agents"), [6, 30, 20, 10, 14, 4, 6, 30, 14, 10])
     s.ws.freeze_panes = "A2"
     s.header(
@@ -233,15 +326,26 @@ def _agents(wb, metrics: dict) -> None:
         chart.add_data(Reference(s.ws, min_col=4, min_row=1, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(s.ws, min_col=2, min_row=2, max_row=last))
         chart.width, chart.height = 20, 10
-        s.ws.add_chart(chart, "L2")
+        columns, last_row = _chart_below(s, chart)
+    else:
+        columns, last_row = 10, s.row
+    _page_setup(
+        s,
+        printing,
+        landscape=True,
+        title_rows="1:1",
+        last_column=max(columns, 10),
+        last_row=max(last_row, 1),
+    )
 
 
-def _categories(wb, metrics: dict) -> None:
+def _categories(wb, metrics: dict, printing: _Print) -> None:
     s = _Sheet(wb, _("Categories"), [30, 12, 14])
     s.ws.freeze_panes = "A2"
     s.header(_("Category"), _("Quantity"), _("Revenue"))
     for c in metrics["categories"]:
         s.append([c["name"], c["quantity"], s.cell(_money(c["revenue"]), fmt=MONEY_FORMAT)])
+    _page_setup(s, printing, landscape=False, title_rows="1:1", last_column=3, last_row=s.row)
 
 
 # --- Tasks: the one sheet that grows with volume ----------------------------------------------
@@ -301,7 +405,7 @@ def _serial(value: datetime | None) -> float | None:
 class _TaskRows:
     """The Tasks sheet: its header through openpyxl, its rows streamed in ``inject``."""
 
-    def __init__(self, wb, organization, period: Period):
+    def __init__(self, wb, organization, period: Period, printing: _Print):
         s = _Sheet(wb, _("Tasks"), [14, 12, 10, 18, 20, 20, 20, 8, 12, 12, 12, 10, 24])
         s.ws.freeze_panes = "A2"
         s.header(
@@ -319,12 +423,25 @@ class _TaskRows:
             _("Prep (min)"),
             _("Cancel reason"),
         )
+        _page_setup(
+            s,
+            printing,
+            landscape=True,
+            title_rows="1:1",
+            last_column=len(TASK_COLUMNS),
+            # The rows are streamed in after openpyxl wrote the sheet: counted here.
+            last_row=1 + self._period_tasks(period).count(),
+        )
         self.ws = s.ws
         self.money_style = s.cell(0, fmt=MONEY_FORMAT).style_id
         self.date_style = s.cell(datetime(2000, 1, 1), fmt=DATETIME_FORMAT).style_id
         self.quote_style = s.cell("=").style_id
         self.zone = ZoneInfo(organization.timezone)
         self.period = period
+
+    @staticmethod
+    def _period_tasks(period: Period):
+        return Task.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
 
     def _queryset(self):
         items = (
@@ -335,7 +452,7 @@ class _TaskRows:
             .values("n")
         )
         return (
-            Task.objects.filter(created_at__gte=self.period.start, created_at__lt=self.period.end)
+            self._period_tasks(self.period)
             .annotate(n_items=Coalesce(Subquery(items), 0))
             .order_by("created_at", "id")
             .values_list(
@@ -428,12 +545,13 @@ class _TaskRows:
 def build_workbook(organization, metrics: dict, *, title: str, period: Period) -> bytes:
     """The xlsx bytes of one report."""
     wb = Workbook(write_only=True)
+    printing = _Print(organization=organization.name, title=title, period=_period_label(metrics))
     try:
-        _summary(wb, organization, metrics, title)
-        _hourly(wb, metrics)
-        _agents(wb, metrics)
-        _categories(wb, metrics)
-        tasks = _TaskRows(wb, organization, period)
+        _summary(wb, organization, metrics, title, printing)
+        _hourly(wb, metrics, printing)
+        _agents(wb, metrics, printing)
+        _categories(wb, metrics, printing)
+        tasks = _TaskRows(wb, organization, period, printing)
     except Exception:
         # Finish the streamed sheets' temporary files instead of leaving them to the GC.
         for sheet in wb.worksheets:
