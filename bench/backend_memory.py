@@ -1,0 +1,178 @@
+"""Benchmark: a PostgreSQL backend's private memory as one persistent connection visits many
+tenant schemas, and the same visits with the connection recycled (DESIGN 14, issue 18 item 4).
+
+    .venv/bin/python bench/backend_memory.py [--schemas 100 500] [--recycle 100]
+
+PostgreSQL caches catalog entries (relations, indexes, plans' metadata) per backend, for every
+table a session has touched, and never shrinks those caches: a persistent connection that serves
+every organization in turn grows with the number of schemas it visits. Each visit here does what
+a request does: ``SET search_path`` to the schema, then reads of five tables (the catalog, a task
+list with its items, the event log). Memory is the backend's private RSS (``Private_Clean +
+Private_Dirty`` of ``/proc/<pid>/smaps_rollup``: the PostgreSQL server must run on this machine,
+and this process must be allowed to read its backends' /proc entries).
+
+Uses its own database (``cc_membench`` on 127.0.0.1:5432 unless BENCH_DATABASE_URL is set):
+``platform_setup`` once, then schemas ``mem00000``... copied from ``tenant_template`` (``CREATE
+TABLE .. LIKE .. INCLUDING ALL``: the same tables and indexes, which is what the caches hold).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cc_membench")
+PSYCOPG_URL = DB_URL.replace("postgres://", "postgresql://", 1)
+
+# What a request of each kind reads (catalog, task list with items, event replay).
+VISIT = [
+    "SELECT id, name FROM agents_agentcategory ORDER BY sort_order, id LIMIT 50",
+    "SELECT a.id, a.name, a.unit_price FROM agents_agent a"
+    " JOIN agents_agentcategory c ON c.id = a.category_id ORDER BY c.sort_order, a.id LIMIT 50",
+    "SELECT id, number, status FROM tasks_task ORDER BY created_at DESC LIMIT 25",
+    "SELECT id, task_id, agent_name FROM tasks_taskitem WHERE task_id = ANY(%s)",
+    "SELECT seq, type FROM {events} WHERE seq > %s ORDER BY seq LIMIT 100",
+]
+# TaskEvent's table: events_taskevent once the events app owns it, tasks_taskevent before.
+EVENT_TABLES = ("events_taskevent", "tasks_taskevent")
+
+
+def ensure_database() -> None:
+    base, name = PSYCOPG_URL.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": DB_URL,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+        "TENANT_SCHEMA_POOL_SIZE": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    print("platform_setup on a new database ...", flush=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "platform_setup", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def build(count: int) -> list[str]:
+    """Schemas mem00000 .. up to ``count`` (existing ones reused)."""
+    names = [f"mem{i:05d}" for i in range(count)]
+    with psycopg.connect(PSYCOPG_URL, autocommit=True) as conn:
+        present = {
+            row[0]
+            for row in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [names]
+            )
+        }
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'tenant_template' AND table_type = 'BASE TABLE'"
+            )
+        ]
+        missing = [name for name in names if name not in present]
+        started = time.perf_counter()
+        for index, schema in enumerate(missing, 1):
+            with conn.transaction():
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+                for table in tables:
+                    conn.execute(
+                        f'CREATE TABLE "{schema}"."{table}"'
+                        f' (LIKE tenant_template."{table}" INCLUDING ALL)'
+                    )
+            if index % 100 == 0:
+                print(f"  built {index}/{len(missing)} schemas", flush=True)
+        if missing:
+            print(f"built {len(missing)} schemas in {time.perf_counter() - started:.0f} s")
+    return names
+
+
+def private_mb(pid: int) -> float:
+    total = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1])
+    return total / 1024
+
+
+def event_table(conn) -> str:
+    for name in EVENT_TABLES:
+        if conn.execute("SELECT to_regclass(%s)", [f"tenant_template.{name}"]).fetchone()[0]:
+            return name
+    raise RuntimeError("no TaskEvent table in tenant_template")
+
+
+def visit(conn, schema: str, events: str) -> None:
+    conn.execute(f'SET search_path = "{schema}", public')
+    for template in VISIT:
+        sql = template.format(events=events)
+        params = [[1, 2, 3]] if "ANY" in sql else [0] if "%s" in sql else None
+        conn.execute(sql, params).fetchall()
+
+
+def run(
+    schemas: list[str], checkpoints: list[int], recycle: int | None, discard: bool = False
+) -> list[tuple]:
+    """[(schemas visited, private MB now, peak private MB so far), ...] at each checkpoint.
+
+    ``recycle``: a new connection (a new backend) every that many schemas; with ``discard``, the
+    same connection runs ``DISCARD ALL`` instead (what PgBouncer's session mode does between
+    clients on a server session it keeps)."""
+    rows, peak = [], 0.0
+    conn = psycopg.connect(PSYCOPG_URL, autocommit=True)
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    events = event_table(conn)
+    baseline = private_mb(pid)
+    rows.append((0, baseline, baseline))
+    try:
+        for index, schema in enumerate(schemas, 1):
+            if recycle and index > 1 and (index - 1) % recycle == 0 and discard:
+                conn.execute("DISCARD ALL")
+            elif recycle and index > 1 and (index - 1) % recycle == 0:
+                conn.close()
+                conn = psycopg.connect(PSYCOPG_URL, autocommit=True)
+                pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            visit(conn, schema, events)
+            now = private_mb(pid)
+            peak = max(peak, now)
+            if index in checkpoints:
+                rows.append((index, now, peak))
+    finally:
+        conn.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--schemas", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--recycle", type=int, default=100, help="schemas per connection")
+    args = parser.parse_args()
+    ensure_database()
+    schemas = build(max(args.schemas))
+    checkpoints = sorted(set(args.schemas))
+    print(f"database {DB_URL.rsplit('@', 1)[-1]}, {len(VISIT)} reads per schema visit")
+    runs = (
+        ("persistent", None, False),
+        (f"DISCARD ALL every {args.recycle} (a pgbouncer server session)", args.recycle, True),
+        (f"new connection every {args.recycle}", args.recycle, False),
+    )
+    for label, recycle, discard in runs:
+        print(f"\n{label}: schemas visited | private MB now | peak private MB")
+        for visited, now, peak in run(schemas, checkpoints, recycle, discard):
+            print(f"  {visited:>6} | {now:8.1f} | {peak:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
