@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
+from django.apps import apps
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -143,8 +145,11 @@ def platform_audit_record(
 ):
     """Append one row to the platform's audit (public schema): operators' actions and the
     platform commands. The organization is kept as id, slug and name (no foreign key): the row
-    outlives the organization's purge."""
-    from organizations.models import PlatformAuditEvent
+    outlives the organization's purge.
+
+    The model lives in the public schema's app (``settings.PLATFORM_AUDIT_MODEL``) and is named
+    by label, as ``AUTH_USER_MODEL`` is: the audit trail sits below the apps it records."""
+    PlatformAuditEvent = apps.get_model(settings.PLATFORM_AUDIT_MODEL)
 
     if action not in PlatformAction.values:
         raise ValueError(f"unknown platform action {action!r}: add it to audit.choices")

@@ -59,6 +59,8 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 TENANT_MODEL = "organizations.Organization"
 TENANT_DOMAIN_MODEL = "organizations.Domain"
+# Operators' audit (public schema), named by label for the audit app (docs/audit.md).
+PLATFORM_AUDIT_MODEL = "organizations.PlatformAuditEvent"
 PUBLIC_SCHEMA_NAME = "public"
 # New organizations are cloned from this pre-migrated schema instead of running every migration:
 # it is what keeps "new organization ready" under a second with many tenants present.
