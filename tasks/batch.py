@@ -18,7 +18,6 @@ session, and so its lock, gone) is resumed from there by the next retry, never c
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,24 +29,10 @@ from rest_framework.exceptions import ValidationError
 from core.exceptions import ApplicationError, error_body
 
 from .errors import IdempotencyInProgress, IdempotencyKeyReused
-from .idempotency import key_owner_lock
+from .idempotency import CLAIM_SQL, IdempotentResponse, key_owner_lock
 from .models import IdempotencyKey
 from .serializers import TaskCreateInputSerializer, task_create_input_fast
 from .services import task_create, task_serialize
-
-_CLAIM_SQL = """
-INSERT INTO tasks_idempotencykey (key, user_id, request_hash, created_at)
-VALUES (%s, %s, %s, %s)
-ON CONFLICT (user_id, key) DO NOTHING
-RETURNING id
-"""
-
-
-@dataclass(frozen=True)
-class BatchAnswer:
-    status: int
-    body: dict
-    replayed: bool = False
 
 
 def _one(*, user, entry) -> dict:
@@ -83,13 +68,13 @@ def _one(*, user, entry) -> dict:
     return {"status": 201, "task": task_serialize(task)}
 
 
-def _answer(results: list[dict]) -> BatchAnswer:
+def _answer(results: list[dict]) -> IdempotentResponse:
     created = sum(1 for result in results if result["status"] == 201)
     body = {"results": results, "created": created, "failed": len(results) - created}
-    return BatchAnswer(200 if created == len(results) else 207, body)
+    return IdempotentResponse(200 if created == len(results) else 207, body)
 
 
-def task_create_batch(*, user, entries: list) -> BatchAnswer:
+def task_create_batch(*, user, entries: list) -> IdempotentResponse:
     """Create every entry on its own; the list of results (no Idempotency-Key)."""
     return _answer([_one(user=user, entry=entry) for entry in entries])
 
@@ -98,13 +83,13 @@ def _expired(record: IdempotencyKey, now) -> bool:
     return record.created_at < now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
 
 
-def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | BatchAnswer:
+def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | IdempotentResponse:
     """With the key's lock held: the claim's id and the results already stored (a resumed
     batch), or the stored answer to replay."""
     for _attempt in range(2):
         now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [key, user.pk, fingerprint, now])
+            cursor.execute(CLAIM_SQL, [key, user.pk, fingerprint, now])
             row = cursor.fetchone()
         if row is not None:
             return row[0], []
@@ -123,7 +108,7 @@ def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | 
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(details={"key": key})
         if record.response_status is not None:
-            return BatchAnswer(record.response_status, record.response_body, replayed=True)
+            return IdempotentResponse(record.response_status, record.response_body, replayed=True)
         # No answer while we hold the lock: its request is gone. Resume where it stopped.
         IdempotencyKey.objects.filter(pk=record.pk).update(created_at=now)
         return record.pk, list((record.response_body or {}).get("results", []))
@@ -132,7 +117,7 @@ def _claim_or_answer(*, user, key: str, fingerprint: str) -> tuple[int, list] | 
 
 def task_create_batch_idempotent(
     *, user, key: str, fingerprint: str, entries: list, on_entry: Callable | None = None
-) -> BatchAnswer:
+) -> IdempotentResponse:
     """``task_create_batch`` under an ``Idempotency-Key`` (module docstring)."""
     with key_owner_lock(user_id=user.pk, key=key) as owned:
         if not owned:
@@ -142,14 +127,14 @@ def task_create_batch_idempotent(
                 raise IdempotencyKeyReused(details={"key": key})
             raise IdempotencyInProgress(details={"key": key})
         claimed = _claim_or_answer(user=user, key=key, fingerprint=fingerprint)
-        if isinstance(claimed, BatchAnswer):
+        if isinstance(claimed, IdempotentResponse):
             return claimed
         return _run(
             user=user, record_id=claimed[0], results=claimed[1], entries=entries, on_entry=on_entry
         )
 
 
-def _run(*, user, record_id: int, results: list, entries: list, on_entry) -> BatchAnswer:
+def _run(*, user, record_id: int, results: list, entries: list, on_entry) -> IdempotentResponse:
     try:
         for entry in entries[len(results) :]:
             with transaction.atomic():

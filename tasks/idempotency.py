@@ -36,7 +36,7 @@ from .models import IdempotencyKey, Task
 
 logger = logging.getLogger(__name__)
 
-_CLAIM_SQL = """
+CLAIM_SQL = """
 INSERT INTO tasks_idempotencykey (key, user_id, request_hash, created_at)
 VALUES (%s, %s, %s, %s)
 ON CONFLICT (user_id, key) DO NOTHING
@@ -48,7 +48,7 @@ RETURNING id
 class IdempotentResponse:
     status: int
     body: dict
-    replayed: bool
+    replayed: bool = False
 
 
 def request_fingerprint(data) -> str:
@@ -89,7 +89,7 @@ def key_owner_lock(*, user_id: int, key: str) -> Iterator[bool]:
 
 def _claim(*, user_id: int, key: str, fingerprint: str) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [key, user_id, fingerprint, timezone.now()])
+        cursor.execute(CLAIM_SQL, [key, user_id, fingerprint, timezone.now()])
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -13,7 +13,6 @@ import shutil
 import time
 import uuid
 import zipfile
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,6 @@ from accounts.models import User
 from agents.models import Agent, AgentCategory, StockMovement
 from agents.services import agent_create, agent_stock_adjust, category_create
 from audit.models import AuditEvent
-from config.celery import app
 from conftest import make_org
 from displays.models import Screen
 from displays.services import screen_create
@@ -44,6 +42,7 @@ from organizations.models import Organization, PlatformAuditEvent
 from reports.choices import ReportKind
 from reports.models import DailyReport
 from reports.services import report_generate
+from reports.tests.test_broker_down import UNREACHABLE, broker_at
 from tasks.choices import TaskStatus
 from tasks.models import Task, TaskItem, TaskNote
 from tasks.services import task_create, task_note_create, task_transition
@@ -51,7 +50,6 @@ from tasks.services import task_create, task_note_create, task_transition
 pytestmark = pytest.mark.slow
 
 EXPORT = "/api/v1/organization/export/"
-UNREACHABLE = "redis://127.0.0.1:1/0"
 TABLE_FILES = {
     "members.jsonl",
     "categories.jsonl",
@@ -285,24 +283,6 @@ def test_owner_only_and_other_organizations_see_nothing(
     # Only one export was made, and only by the owner.
     with tenant_context(org.organization):
         assert ExportJob.objects.count() == 1
-
-
-def _reset_pools() -> None:
-    # Forget the app's pools, without closing them (kombu keeps one pool per broker URL).
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@contextmanager
-def broker_at(url: str):
-    before = app.conf.broker_url
-    _reset_pools()
-    app.conf.broker_url = url
-    try:
-        yield
-    finally:
-        _reset_pools()
-        app.conf.broker_url = before
 
 
 def test_broker_down_is_a_quick_503_and_no_job_is_left_waiting(
