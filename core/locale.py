@@ -41,7 +41,12 @@ def supported_language(code: str | None) -> str | None:
 
 def header_language(request) -> str | None:
     """The first supported language the ``Accept-Language`` header names (by q), or None."""
-    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    return accept_language(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+
+
+def accept_language(header: str) -> str | None:
+    """The first supported language an ``Accept-Language`` value names (by q), or None (also
+    for WebSocket handshakes, whose headers are not a request's META)."""
     for code, _quality in parse_accept_lang_header(header):
         if code == "*":
             continue

@@ -29,10 +29,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from core.exceptions import ApplicationError
+from core.locale import accept_language, organization_language
 from core.sockets import screen_group_name, user_group_name
 from events.retention import event_pruned_through
 from events.services import events_group_name
@@ -69,6 +71,13 @@ class TaskEventsConsumer(AsyncJsonWebsocketConsumer):
         self.session_group = None
         self.background: list[asyncio.Task] = []
         self.lock = asyncio.Lock()
+        # DESIGN 13 on the socket too: the handshake's Accept-Language, else the organization's
+        # language. Activated for this consumer's task (and the tasks it starts) only.
+        translation.activate(
+            accept_language(scope_header(self.scope, b"accept-language"))
+            or (organization_language(self.scope["tenant"]) if self.scope.get("tenant") else None)
+            or settings.LANGUAGE_CODE
+        )
         await self.accept()
 
         error = self.scope.get("tenant_error")
