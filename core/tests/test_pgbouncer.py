@@ -11,36 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from core.db_backend.base import DatabaseWrapper
 from core.db_backend.pooling import refuse_transaction_pooling, transaction_pooling_evidence
+from core.tests.pgbouncer import NEEDS_PGBOUNCER, PGBOUNCER, free_port
 
-PGBOUNCER = shutil.which("pgbouncer") or (
-    "/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None
-)
-ON_A_SOCKET = not settings.DATABASES["default"].get("HOST")
-pytestmark = [
-    pytest.mark.skipif(
-        PGBOUNCER is None,
-        reason="Debian's pgbouncer is not installed (apt-get install -y pgbouncer; .ci/run does)",
-    ),
-    pytest.mark.skipif(
-        ON_A_SOCKET,
-        reason="the test database is reached through a unix socket (make test's embedded "
-        "PostgreSQL), which the pgbouncer (running as nobody) cannot use: the run against a "
-        "TCP PostgreSQL (.ci/run's first pass) proves pooling",
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = NEEDS_PGBOUNCER
 
 
 def _wait_port(port: int, proc, log: Path) -> None:
@@ -70,7 +49,7 @@ def pgbouncers(django_db_setup):
     procs, ports = [], {}
     try:
         for mode in ("transaction", "session"):
-            listen = _free_port()
+            listen = free_port()
             ini = workdir / f"{mode}.ini"
             log = workdir / f"{mode}.log"
             ini.write_text(

@@ -31,34 +31,18 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 
 from accounts.tokens import tokens_for_membership
 from agents.models import Agent, AgentCategory
 from conftest import make_org
+from core.tests.pgbouncer import NEEDS_PGBOUNCER, PGBOUNCER, free_port
 from displays.tests.live import LiveServer
 from organizations.models import Organization
 from tasks.models import Task
 from tasks.services import task_create
 
-ON_A_SOCKET = not settings.DATABASES["default"].get("HOST")
-PGBOUNCER = shutil.which("pgbouncer") or (
-    "/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None
-)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PGBOUNCER is None,
-        reason="Debian's pgbouncer is not installed (apt-get install -y pgbouncer; .ci/run does)",
-    ),
-    pytest.mark.skipif(
-        ON_A_SOCKET,
-        reason="the test database is reached through a unix socket (make test's embedded "
-        "PostgreSQL), which the pgbouncer (running as nobody) cannot use: the run against a "
-        "TCP PostgreSQL (.ci/run's first pass) proves pooling",
-    ),
-]
+pytestmark = [pytest.mark.slow, *NEEDS_PGBOUNCER]
 
 CLIENT_THREADS = 12
 ROUNDS = 40  # requests per client thread
@@ -66,12 +50,6 @@ ROUNDS = 40  # requests per client thread
 RELEASED_POOL = 3  # default_pool_size: fewer server sessions than server threads and clients
 PERSISTENT_THREADS = 4
 PERSISTENT_POOL = PERSISTENT_THREADS + 2  # every thread's session + /ready/'s two probe sessions
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -116,7 +94,7 @@ def bouncer(django_db_setup):
     workdir = Path(tempfile.mkdtemp(prefix="cc-pgbouncer-session-"))
     workdir.chmod(0o777)
     (workdir / "users.txt").write_text(f'"{user}" "{password}"\n')
-    listen = _free_port()
+    listen = free_port()
     ini, log = workdir / "session.ini", workdir / "session.log"
     ini.write_text(
         "[databases]\n"
@@ -337,7 +315,7 @@ def test_interleaved_organizations_through_session_pooling_never_see_each_other(
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     url = f"postgres://{db['USER']}{password}@127.0.0.1:{bouncer.port}/{database}"
     before = {tenant.slug: _task_rows(tenant) for tenant in tenants}  # the module shares them
-    server = LiveServer(_free_port(), tmp_path, DATABASE_URL=url, **env).start()
+    server = LiveServer(free_port(), tmp_path, DATABASE_URL=url, **env).start()
     try:
         # The start check (core/db_backend/pooling.py) accepts session pooling: ready.
         ready = httpx.get(
