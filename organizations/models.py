@@ -143,6 +143,29 @@ class PooledSchema(models.Model):
         return self.schema_name
 
 
+class TenantSchemaScript(models.Model):
+    """The SQL that builds a tenant schema from nothing, for one migration state.
+
+    Recorded once per state (the template's applied migrations, hashed) by running the tenant
+    migrations on a scratch schema (``organizations.schema_script``), then replayed in one round
+    trip for every new organization and pooled schema: the cost of a new schema no longer grows
+    with the number of schemas in the database, as cloning and migrating do (catalog scans).
+    """
+
+    state = models.CharField(_("migration state"), max_length=64, unique=True)
+    sql = models.TextField(_("SQL"))
+    statements = models.PositiveIntegerField(_("statements"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("tenant schema script")
+        verbose_name_plural = _("tenant schema scripts")
+
+    def __str__(self) -> str:
+        return f"{self.state[:12]} ({self.statements} statements)"
+
+
 class Domain(DomainMixin):
     """A host name that routes to one organization (``acme.localhost``)."""
 
