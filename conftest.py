@@ -1,4 +1,4 @@
-"""Shared test fixtures.
+"""Shared test fixtures (the builders and the test client are in ``testing/``).
 
 Creating a tenant schema is the slow part of a test run, so two organizations (``acme`` and
 ``globex``) with one user per role are created once per session and shared; tests that need
@@ -9,68 +9,20 @@ organization) with ``live_db``.
 import contextlib
 import itertools
 import uuid
-from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.test import APIClient
 
 from accounts.choices import Role
 from accounts.models import Membership, User
-from accounts.seeding import member_seed
-from accounts.tokens import tokens_for_membership
 from organizations.models import Organization
-from organizations.services import organization_create
+from testing.orgs import PASSWORD, Org, make_org
 
-PASSWORD = "correct-horse-battery"
+__all__ = ["PASSWORD", "Org", "make_org"]
+
 _counter = itertools.count(1)
-
-
-@dataclass
-class Org:
-    """A test organization with one user per role."""
-
-    organization: Organization
-    host: str
-    users: dict[str, User] = field(default_factory=dict)
-
-    @property
-    def schema(self) -> str:
-        return self.organization.schema_name
-
-    def client(self, role: str | None = None, user: User | None = None) -> APIClient:
-        """An API client on this organization's host, authenticated as ``role`` (or anonymous)."""
-        client = APIClient(HTTP_HOST=self.host)
-        user = user or (self.users[role] if role else None)
-        if user is not None:
-            # The shared users live for the whole session: a test that ended someone's sessions
-            # (password change through a live server, log out everywhere) committed a new
-            # session version, and a token minted from a stale object would be refused.
-            user.refresh_from_db(fields=["session_version"])
-            token = tokens_for_membership(user=user, organization=self.organization)
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.access_token}")
-        return client
-
-    def activate(self) -> None:
-        connection.set_tenant(self.organization)
-
-
-def make_org(slug: str, *, timezone: str | None = None, language: str = "en") -> Org:
-    # English, not the product's zh-hans default: tests assert on English messages, sheets and
-    # pages; the language tests (core/tests/test_i18n.py) switch an organization to zh-hans.
-    extra = {"language": language, **({"timezone": timezone} if timezone else {})}
-    host = f"{slug}.localhost"
-    # No owner invitation (it would queue an email job): the members are seeded directly.
-    organization = organization_create(name=slug.title(), slug=slug, domain=host, **extra)
-    org = Org(organization=organization, host=host)
-    for role in (Role.OWNER, Role.MANAGER, Role.STAFF):
-        org.users[role] = member_seed(
-            organization=organization, email=f"{role}@{slug}.test", role=role, password=PASSWORD
-        )
-    connection.set_schema_to_public()
-    return org
 
 
 @pytest.fixture(scope="session")
@@ -112,14 +64,19 @@ def _shared_orgs(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def acme(_shared_orgs, db) -> Org:
-    """Organization A (session-shared; each test's writes roll back)."""
-    yield _shared_orgs[0]
+    """Organization A (session-shared; each test's writes roll back). Its schema is the active
+    one for the test body: read and write acme's data directly; requests through its clients
+    leave the schema as they found it."""
+    org = _shared_orgs[0]
+    connection.set_tenant(org.organization)
+    yield org
     connection.set_schema_to_public()
 
 
 @pytest.fixture
 def globex(_shared_orgs, db) -> Org:
-    """Organization B: the 'other tenant' of every cross-tenant test."""
+    """Organization B: the 'other tenant' of every cross-tenant test. Never activated by the
+    fixture: a test reads or writes it visibly, inside ``with globex.active():``."""
     yield _shared_orgs[1]
     connection.set_schema_to_public()
 
@@ -134,9 +91,11 @@ def live_db(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def committed_org(live_db):
-    """A fresh organization whose data is really committed; dropped after the test."""
+    """A fresh organization whose data is really committed; dropped after the test. Its schema
+    is the active one for the test body (as ``acme``'s)."""
     slug = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
     org = make_org(slug)
+    connection.set_tenant(org.organization)
     yield org
     connection.set_schema_to_public()
     Organization.objects.filter(pk=org.organization.pk).first().delete(force_drop=True)

@@ -5,7 +5,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, User
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token/"
 REFRESH_URL = "/api/v1/auth/token/refresh/"

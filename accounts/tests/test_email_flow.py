@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Invitation, User
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 from organizations.models import Organization
 
 INVITE_URL = "/api/v1/invitations/"

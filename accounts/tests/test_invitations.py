@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import Invitation, Membership, User
 from accounts.selectors import invitation_token_hash
 from accounts.services import invitation_create
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 
 URL = "/api/v1/invitations/"
 PREVIEW_URL = "/api/v1/invitations/preview/"

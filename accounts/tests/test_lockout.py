@@ -14,7 +14,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 
 from .private_redis import PrivateRedis, private_redis
 

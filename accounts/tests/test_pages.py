@@ -14,7 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Invitation, Membership, User
 from accounts.services import invitation_create
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 
 ACCEPT_PAGE = "/accounts/invitations/accept/"
 RESET_PAGE = "/accounts/password/reset/"

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Invitation, Membership, User
 from accounts.services import password_reset_request
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 from organizations.models import Organization
 
 TOKEN_URL = "/api/v1/auth/token/"

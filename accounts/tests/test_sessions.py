@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.choices import Role
 from accounts.models import Membership, User
 from accounts.services import user_sessions_revoke
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 from core.throttling import RateLimitThrottle
 
 TOKEN_URL = "/api/v1/auth/token/"

@@ -3,12 +3,13 @@
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from agents.choices import StockReason
 from agents.models import Agent, StockMovement
 from organizations.models import Organization
+from tasks.choices import TaskStatus
+from testing.factories import TaskSpec, agent_make, tasks_bulk
 
 from .conftest import error_fields
 
@@ -52,7 +53,6 @@ def test_staff_cannot_write(acme, acme_catalog, method, path):
     payload = new_agent(acme_catalog) if path == "list" else {"name": "Changed"}
     response = getattr(acme.client("staff"), method)(url, payload, format="json")
     assert response.status_code == 403
-    acme.activate()
     assert Agent.objects.count() == 3
     assert Agent.objects.get(pk=agent.pk).name == agent.name
 
@@ -63,8 +63,8 @@ def test_other_organizations_agent_is_404(acme, globex, globex_catalog, method):
     response = getattr(acme.client("owner"), method)(detail(foreign.pk), {"name": "Stolen"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
-    globex.activate()
-    assert Agent.objects.get(pk=foreign.pk).name == foreign.name
+    with globex.active():
+        assert Agent.objects.get(pk=foreign.pk).name == foreign.name
 
 
 def test_other_organizations_category_is_refused_on_create(acme, acme_catalog, globex_catalog):
@@ -105,7 +105,6 @@ def test_list_shape(acme, acme_catalog):
 
 
 def test_filters_search_and_ordering(acme, acme_catalog):
-    acme.activate()
     a0, a1, a2 = acme_catalog.agents
     Agent.objects.filter(pk=a1.pk).update(is_available=False)
     Agent.objects.filter(pk=a2.pk).update(stock=0)
@@ -177,7 +176,6 @@ def test_create_limited_writes_initial_movement(acme, acme_catalog):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["stock"] == 7 and body["unit_price"] == "18.00"
-    acme.activate()
     movements = list(StockMovement.objects.filter(agent_id=body["id"]))
     assert [(m.delta, m.reason, m.stock_after) for m in movements] == [(7, StockReason.INITIAL, 7)]
 
@@ -187,7 +185,6 @@ def test_create_unlimited_writes_no_movement(acme, acme_catalog):
     assert response.status_code == 201
     assert response.json()["stock"] is None
     assert response.json()["is_sold_out"] is False
-    acme.activate()
     assert not StockMovement.objects.filter(agent_id=response.json()["id"]).exists()
 
 
@@ -219,7 +216,6 @@ def test_update_stock_is_refused_by_name(acme, acme_catalog):
     assert response.status_code == 400
     assert error_fields(response) == {"stock"}
     assert "stock-adjustments" in str(response.json()["error"]["details"]["fields"]["stock"])
-    acme.activate()
     fresh = Agent.objects.get(pk=agent.pk)
     assert (fresh.stock, fresh.name) == (10, agent.name)
 
@@ -227,36 +223,19 @@ def test_update_stock_is_refused_by_name(acme, acme_catalog):
 def test_delete(acme, acme_catalog):
     agent = acme_catalog.agents[0]
     assert acme.client("manager").delete(detail(agent.pk)).status_code == 204
-    acme.activate()
     assert not Agent.objects.filter(pk=agent.pk).exists()
 
 
 def test_delete_agent_with_task_items_is_409(acme, acme_catalog):
-    from tasks.models import Task, TaskItem
-
-    acme.activate()
     agent = acme_catalog.agents[0]
-    task = Task.objects.create(
-        number="20250101001",
-        business_date=timezone.localdate(),
-        sequence=1,
-        subtotal=Decimal("12.50"),
-        total=Decimal("12.50"),
-    )
-    TaskItem.objects.create(
-        task=task,
-        agent=agent,
-        agent_name=agent.name,
-        category_id_snapshot=agent.category_id,
-        category_name="Hot dishes",
-        unit_price=agent.unit_price,
-        quantity=1,
-        line_total=agent.unit_price,
+    # A task line naming the agent (its row PROTECTs the agent).
+    tasks_bulk(
+        acme.organization,
+        [TaskSpec(created_at=timezone.now(), status=TaskStatus.PENDING, items=[(agent, 1)])],
     )
     response = acme.client("manager").delete(detail(agent.pk))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "AGENT_IN_USE"
-    acme.activate()
     assert Agent.objects.filter(pk=agent.pk).exists()
 
 
@@ -268,7 +247,6 @@ def test_plan_limit(acme, acme_catalog):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "PLAN_LIMIT_REACHED"
     assert response.json()["error"]["details"] == {"max_agents": 3}
-    connection.set_tenant(acme.organization)
     assert Agent.objects.count() == 3
 
 
@@ -306,13 +284,11 @@ _BAD_CREATE = [
 
 @pytest.mark.parametrize("override,field", _BAD_CREATE)
 def test_create_bad_input_is_400(acme, acme_catalog, override, field):
-    acme.activate()
     before = (Agent.objects.count(), StockMovement.objects.count())
     response = acme.client("manager").post(URL, new_agent(acme_catalog, **override), format="json")
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert field in error_fields(response)
-    acme.activate()
     assert (Agent.objects.count(), StockMovement.objects.count()) == before
 
 
@@ -342,7 +318,6 @@ def test_update_bad_input_is_400(acme, acme_catalog, payload, field):
     response = acme.client("manager").patch(detail(agent.pk), payload, format="json")
     assert response.status_code == 400
     assert field in error_fields(response)
-    acme.activate()
     fresh = Agent.objects.get(pk=agent.pk)
     assert (fresh.name, fresh.unit_price, fresh.category_id) == (
         agent.name,
@@ -362,11 +337,8 @@ def test_max_price_is_accepted(acme, acme_catalog):
 def test_list_query_count_does_not_grow_with_page_size(
     acme, acme_catalog, django_assert_max_num_queries
 ):
-    acme.activate()
     for i in range(40):
-        Agent.objects.create(
-            name=f"Bulk {i}", category=acme_catalog.categories[i % 2], unit_price=Decimal(1)
-        )
+        agent_make(name=f"Bulk {i}", category=acme_catalog.categories[i % 2], price=Decimal(1))
     client = acme.client("staff")
     # Two search_path SETs, domain (middleware), membership (authentication), count, page.
     with django_assert_max_num_queries(6):

@@ -14,14 +14,12 @@ import redis
 from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
-from django_tenants.utils import tenant_context
 
 from agents.models import Agent
 from agents.services import agent_create, category_create
 from agents.stock import agents_lock, stock_give_back
 from tasks.services import task_create
-
-from .conftest import build_catalog
+from testing.factories import catalog_via_services
 
 URL = "/api/v1/agents/"
 CATEGORIES = "/api/v1/agent-categories/"
@@ -109,8 +107,8 @@ def test_query_string_selects_the_page(acme, acme_catalog):
 
 
 def test_committed_writes_and_task_stock_changes_invalidate(committed_org):
-    with tenant_context(committed_org.organization):
-        catalog = build_catalog(agents=2, stock=5)
+    with committed_org.active():
+        catalog = catalog_via_services(agents=2, stock=5)
     agent = catalog.agents[0]
     client, manager = committed_org.client("staff"), committed_org.client("manager")
     assert stocks(client)[agent.pk] == 5
@@ -124,13 +122,13 @@ def test_committed_writes_and_task_stock_changes_invalidate(committed_org):
     response = client.post("/api/v1/tasks/", {"items": [{"agent_id": agent.pk, "quantity": 6}]})
     assert response.status_code == 201, response.content
     assert stocks(client)[agent.pk] == 2
-    with tenant_context(committed_org.organization), transaction.atomic():
+    with committed_org.active(), transaction.atomic():
         locked = agents_lock([agent.pk])
         stock_give_back(agents=locked, quantities={agent.pk: 1}, task_id=None, reason="cancel")
     assert stocks(client)[agent.pk] == 3
 
     # A rolled-back take leaves the cached page valid (and correct).
-    with tenant_context(committed_org.organization):
+    with committed_org.active():
         with pytest.raises(RuntimeError), transaction.atomic():
             task_create(
                 user=committed_org.users["staff"],
@@ -193,7 +191,7 @@ def test_redis_stopped_mid_way_falls_back_to_postgres(committed_org):
                     raise
                 time.sleep(0.05)
         with override_settings(CACHES=_caches_at(f"redis://127.0.0.1:{port}/0")):
-            with tenant_context(committed_org.organization):
+            with committed_org.active():
                 category = category_create(name="Mains")
                 agent = agent_create(
                     name="Dumplings", category=category, unit_price=Decimal("9.00"), stock=4

@@ -82,11 +82,11 @@ def assert_hit(traffic: Traffic) -> None:
 def page_keys(org, url: str) -> list[str]:
     """The Redis keys (schema-prefixed) of the catalog version and of the page of ``url`` on
     ``org``'s host."""
-    org.activate()
-    key = catalog_cache_key(
-        resource=_resource(url), host=org.host, query_string=url.partition("?")[2]
-    )
-    return [cache.make_key("catalog:version"), cache.make_key(key)]
+    with org.active():
+        key = catalog_cache_key(
+            resource=_resource(url), host=org.host, query_string=url.partition("?")[2]
+        )
+        return [cache.make_key("catalog:version"), cache.make_key(key)]
 
 
 def _resource(url: str) -> str:
@@ -179,7 +179,6 @@ def test_after_a_write_the_version_is_the_new_one(
     keys = page_keys(acme, URL)
     before = _get(staff, URL)
     assert _get(staff, URL).content == before.content  # cached
-    acme.activate()
     old_version = cache.get("catalog:version")
     assert old_version is not None
 
@@ -188,7 +187,6 @@ def test_after_a_write_the_version_is_the_new_one(
             f"{URL}{agent.pk}/", {"unit_price": "99.90"}, format="json"
         )
     assert response.status_code == 200, response.content
-    acme.activate()
     new_version = cache.get("catalog:version")
     assert new_version not in (None, old_version)
 
@@ -207,7 +205,6 @@ def test_after_a_write_the_version_is_the_new_one(
         again = _get(staff, URL)
     assert_hit(hit)
     assert again.content == after.content
-    acme.activate()
     assert cache.get("catalog:version") == new_version
 
 
@@ -252,9 +249,9 @@ def test_the_per_process_key_memo_is_the_page_key_only(acme, globex):
     entry in Redis."""
     keys = {}
     for org in (acme, globex):
-        org.activate()
-        key = catalog_cache_key(resource="agents", host="same.example", query_string="page=2")
-        keys[org.schema] = cache.make_key(key)
+        with org.active():
+            key = catalog_cache_key(resource="agents", host="same.example", query_string="page=2")
+            keys[org.schema] = cache.make_key(key)
     assert keys[acme.schema].startswith(f"{acme.schema}:")
     assert keys[globex.schema].startswith(f"{globex.schema}:")
     assert keys[acme.schema] != keys[globex.schema]

@@ -3,6 +3,7 @@
 import pytest
 
 from agents.models import AgentCategory
+from testing.factories import category_make
 
 from .conftest import error_fields
 
@@ -42,7 +43,6 @@ def test_staff_cannot_write(acme, acme_catalog, method, path):
     response = getattr(acme.client("staff"), method)(url, {"name": "X"}, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "PERMISSION_DENIED"
-    acme.activate()
     assert AgentCategory.objects.filter(pk=category.pk, name=category.name).exists()
     assert not AgentCategory.objects.filter(name="X").exists()
 
@@ -59,8 +59,8 @@ def test_other_organizations_category_is_404(acme, globex, globex_catalog, metho
     response = getattr(acme.client("owner"), method)(detail(foreign.pk), {"name": "Y"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
-    globex.activate()
-    assert AgentCategory.objects.get(pk=foreign.pk).name == foreign.name
+    with globex.active():
+        assert AgentCategory.objects.get(pk=foreign.pk).name == foreign.name
 
 
 def test_token_of_another_organization_is_401(acme, globex):
@@ -102,7 +102,6 @@ def test_create_update_delete(acme):
     assert response.json()["name"] == "Sweets"
     assert response.json()["sort_order"] == 3
     assert client.delete(detail(pk)).status_code == 204
-    acme.activate()
     assert not AgentCategory.objects.filter(pk=pk).exists()
 
 
@@ -115,7 +114,6 @@ def test_deleting_a_category_with_agents_is_409(acme, acme_catalog):
     response = acme.client("manager").delete(detail(category.pk))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "CATEGORY_IN_USE"
-    acme.activate()
     assert AgentCategory.objects.filter(pk=category.pk).exists()
 
 
@@ -149,7 +147,6 @@ def test_create_bad_input_is_400(acme, acme_catalog, payload, field):
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert field in error_fields(response)
-    acme.activate()
     assert AgentCategory.objects.count() == before
 
 
@@ -168,7 +165,6 @@ def test_update_bad_input_is_400(acme, acme_catalog, payload, field):
     response = acme.client("manager").patch(detail(category.pk), payload, format="json")
     assert response.status_code == 400
     assert field in error_fields(response)
-    acme.activate()
     assert AgentCategory.objects.get(pk=category.pk).name == "Hot dishes"
 
 
@@ -178,9 +174,8 @@ def test_put_is_not_allowed(acme, acme_catalog):
 
 
 def test_list_query_count_does_not_grow_with_page_size(acme, django_assert_max_num_queries):
-    acme.activate()
     for i in range(30):
-        AgentCategory.objects.create(name=f"C{i:02d}")
+        category_make(name=f"C{i:02d}")
     client = acme.client("staff")
     # Two search_path SETs, domain (middleware), membership (authentication), count, page.
     with django_assert_max_num_queries(6):

@@ -5,16 +5,14 @@ from collections import Counter
 
 from django.db import connection
 from django.db.models import Sum
-from django_tenants.utils import tenant_context
 
 from agents.models import Agent, StockMovement
-
-from .conftest import build_catalog
+from testing.factories import catalog_via_services
 
 
 def test_fifty_concurrent_decrements_on_stock_twenty(committed_org):
-    with tenant_context(committed_org.organization):
-        agent = build_catalog(agents=1, stock=20).agents[0]
+    with committed_org.active():
+        agent = catalog_via_services(agents=1, stock=20).agents[0]
     url = f"/api/v1/agents/{agent.pk}/stock-adjustments/"
     clients = [committed_org.client("manager") for _ in range(50)]
     barrier = threading.Barrier(len(clients))
@@ -38,7 +36,7 @@ def test_fifty_concurrent_decrements_on_stock_twenty(committed_org):
         thread.join(60)
 
     assert Counter(outcomes) == {(201, None): 20, (409, "INSUFFICIENT_STOCK"): 30}
-    with tenant_context(committed_org.organization):
+    with committed_org.active():
         assert Agent.objects.get(pk=agent.pk).stock == 0
         movements = StockMovement.objects.filter(agent_id=agent.pk)
         assert movements.aggregate(total=Sum("delta"))["total"] == 0
@@ -51,8 +49,8 @@ def test_fifty_concurrent_decrements_on_stock_twenty(committed_org):
 def test_concurrent_creates_respect_the_plan_limit(committed_org):
     from organizations.models import Organization
 
-    with tenant_context(committed_org.organization):
-        category = build_catalog(agents=0).categories[0]
+    with committed_org.active():
+        category = catalog_via_services(agents=0).categories[0]
     Organization.objects.filter(pk=committed_org.organization.pk).update(max_agents=5)
     clients = [committed_org.client("manager") for _ in range(12)]
     barrier = threading.Barrier(len(clients))
@@ -77,5 +75,5 @@ def test_concurrent_creates_respect_the_plan_limit(committed_org):
         thread.join(60)
 
     assert Counter(statuses) == {201: 5, 403: 7}
-    with tenant_context(committed_org.organization):
+    with committed_org.active():
         assert Agent.objects.count() == 5

@@ -12,8 +12,7 @@ from agents.services import stock_reconcile
 from agents.tasks import reconcile_stock_dispatch
 from config.celery import app
 from organizations.selectors import organization_list_active
-
-from .conftest import build_catalog
+from testing.factories import agent_make, catalog_via_services
 
 URL = "/api/v1/agents/reconciliation/"
 
@@ -29,7 +28,7 @@ def test_service_reports_and_logs_drift(acme, acme_catalog, caplog):
     agent = acme_catalog.agents[1]
     # A write that bypassed agents.stock (no movement): exactly what reconciliation is for.
     Agent.objects.filter(pk=agent.pk).update(stock=F("stock") - 3)
-    Agent.objects.create(name="Unlimited", category=agent.category, unit_price=1)  # not checked
+    agent_make(name="Unlimited", category=agent.category, price=1)  # not checked
     with caplog.at_level("WARNING"):
         result = stock_reconcile()
     assert result.agents_checked == 3
@@ -50,7 +49,6 @@ def test_endpoint_roles(acme):
 
 
 def test_endpoint_before_any_run(acme):
-    acme.activate()
     StockReconciliation.objects.all().delete()  # rolled back with the test
     body = acme.client("manager").get(URL).json()
     assert body["checked_at"] is None and body["drift"] == []
@@ -59,8 +57,8 @@ def test_endpoint_before_any_run(acme):
 def test_endpoint_returns_the_last_result_of_this_organization(acme, globex, acme_catalog):
     Agent.objects.filter(pk=acme_catalog.agents[0].pk).update(stock=99)
     stock_reconcile()
-    globex.activate()
-    StockReconciliation.objects.create(agents_checked=42)  # globex's own result, newer
+    with globex.active():
+        StockReconciliation.objects.create(agents_checked=42)  # globex's own result, newer
     body = acme.client("owner").get(URL).json()
     assert body["agents_checked"] == 3
     assert body["has_drift"] is True
@@ -78,8 +76,8 @@ def test_endpoint_is_not_an_agent_id(acme):
 def test_dispatcher_runs_one_job_per_organization_on_a_real_worker(
     celery_worker_process, committed_org
 ):
-    with tenant_context(committed_org.organization):
-        agent = build_catalog(agents=2, stock=5).agents[0]
+    with committed_org.active():
+        agent = catalog_via_services(agents=2, stock=5).agents[0]
         Agent.objects.filter(pk=agent.pk).update(stock=4)  # a drift the job must find
 
     started = timezone.now()
@@ -104,7 +102,7 @@ def test_dispatcher_runs_one_job_per_organization_on_a_real_worker(
             with tenant_context(organization):
                 StockReconciliation.objects.filter(checked_at__gte=started).delete()
 
-    with tenant_context(committed_org.organization):
+    with committed_org.active():
         result = StockReconciliation.objects.get()
     assert result.agents_checked == 2
     assert [d["agent_id"] for d in result.drift] == [agent.pk]

@@ -38,7 +38,6 @@ def test_adjust_staff_is_403(acme, acme_catalog):
         adjust_url(agent.pk), {"delta": 1, "reason": "x"}, format="json"
     )
     assert response.status_code == 403
-    acme.activate()
     assert Agent.objects.get(pk=agent.pk).stock == 10
 
 
@@ -48,8 +47,8 @@ def test_adjust_other_organizations_agent_is_404(acme, globex, globex_catalog):
         adjust_url(foreign.pk), {"delta": -1, "reason": "x"}, format="json"
     )
     assert response.status_code == 404
-    globex.activate()
-    assert Agent.objects.get(pk=foreign.pk).stock == 10
+    with globex.active():
+        assert Agent.objects.get(pk=foreign.pk).stock == 10
 
 
 # --- adjustments: happy paths ----------------------------------------------------------------
@@ -71,7 +70,6 @@ def test_adjust_delta(acme, acme_catalog):
     )
     assert movement["note"] == "spilled"
     assert movement["user_email"] == "manager@acme.test"
-    acme.activate()
     assert ledger_holds(agent.pk)
 
 
@@ -80,7 +78,6 @@ def test_adjust_to_low_stock_then_sold_out_emits_events(acme, acme_catalog):
     client = acme.client("manager")
     assert client.post(adjust_url(agent.pk), {"delta": -8, "reason": "a"}).status_code == 201
     assert client.post(adjust_url(agent.pk), {"delta": -2, "reason": "b"}).status_code == 201
-    acme.activate()
     events = list(TaskEvent.objects.filter(payload__agent_id=agent.pk).order_by("seq"))
     assert [e.type for e in events] == [EventType.AGENT_LOW_STOCK, EventType.AGENT_SOLD_OUT]
     assert events[1].payload["stock"] == 0
@@ -103,13 +100,11 @@ def test_adjust_below_zero_is_409_and_writes_nothing(acme, acme_catalog):
         "requested": 11,
         "available": 10,
     }
-    acme.activate()
     assert Agent.objects.get(pk=agent.pk).stock == 10
     assert StockMovement.objects.filter(agent_id=agent.pk).count() == 1
 
 
 def test_adjust_unlimited_agent_is_409(acme, acme_catalog):
-    acme.activate()
     agent = acme_catalog.agents[0]
     client = acme.client("manager")
     assert (
@@ -136,20 +131,17 @@ def test_unlimited_and_back_keeps_the_ledger_identity(acme, acme_catalog):
     assert response.status_code == 201
     assert response.json()["agent"]["stock"] is None
     assert response.json()["movement"]["delta"] == -10
-    acme.activate()
     assert ledger_holds(agent.pk)
     response = client.post(adjust_url(agent.pk), {"set_limited": 2, "reason": "daily special"})
     assert response.status_code == 201
     assert response.json()["agent"]["stock"] == 2
     assert response.json()["movement"]["reason"] == StockReason.INITIAL
-    acme.activate()
     assert ledger_holds(agent.pk)
     # set_limited on a limited agent is refused.
     response = client.post(adjust_url(agent.pk), {"set_limited": 5, "reason": "again"})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "STOCK_ALREADY_LIMITED"
     # Limiting to a stock at or under the threshold announces it.
-    acme.activate()
     assert TaskEvent.objects.filter(
         type=EventType.AGENT_LOW_STOCK, payload__agent_id=agent.pk
     ).exists()
@@ -196,7 +188,6 @@ def test_adjust_bad_input_is_400(acme, acme_catalog, payload, field):
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert field in error_fields(response)
-    acme.activate()
     assert Agent.objects.get(pk=agent.pk).stock == 10
     assert StockMovement.objects.filter(agent_id=agent.pk).count() == 1
 

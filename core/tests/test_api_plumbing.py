@@ -12,7 +12,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 
 
 class Boom(APIView):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_job_runs_in_the_schema_it_was_sent_from(celery_worker_process, committed_org):
     other = committed_org
-    from conftest import make_org
+    from testing.orgs import make_org
 
     second = make_org(f"celery-{uuid.uuid4().hex[:8]}")  # unique: --reuse-db keeps old rows
     try:

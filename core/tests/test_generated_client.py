@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD
+from testing.orgs import PASSWORD
 from displays.tests.live import LiveServer
 
 pytestmark = pytest.mark.slow

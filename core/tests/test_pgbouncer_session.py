@@ -35,7 +35,7 @@ from django.db import connection, connections
 
 from accounts.tokens import tokens_for_membership
 from agents.models import Agent, AgentCategory
-from conftest import make_org
+from testing.orgs import make_org
 from core.tests.pgbouncer import NEEDS_PGBOUNCER, PGBOUNCER, free_port
 from displays.tests.live import LiveServer
 from organizations.models import Organization

@@ -16,7 +16,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, AgentCategory
-from conftest import Org, make_org
+from testing.orgs import Org, make_org
 from displays.services import screen_create
 from displays.tickets import ticket_issue
 from organizations.models import Organization

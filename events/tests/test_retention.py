@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, AgentCategory
-from conftest import make_org
+from testing.orgs import make_org
 from events.models import TaskEvent
 from events.retention import event_prune, event_pruned_through
 from events.tasks import event_prune_dispatch

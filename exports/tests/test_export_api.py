@@ -30,7 +30,7 @@ from accounts.models import User
 from agents.models import Agent, AgentCategory, StockMovement
 from agents.services import agent_create, agent_stock_adjust, category_create
 from audit.models import AuditEvent
-from conftest import make_org
+from testing.orgs import make_org
 from displays.models import Screen
 from displays.services import screen_create
 from events.models import TaskEvent

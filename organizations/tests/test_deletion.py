@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership
 from accounts.services import invitation_create
-from conftest import PASSWORD, make_org
+from testing.orgs import PASSWORD, make_org
 from core.exceptions import ApplicationError
 from organizations.models import Domain, Organization, PlatformAuditEvent
 from organizations.services import (

@@ -6,7 +6,7 @@ from django.db import connection
 
 from accounts.choices import Role
 from accounts.models import User
-from conftest import Org, make_org
+from testing.orgs import Org, make_org
 from organizations.models import Organization
 from tasks.choices import TaskStatus
 

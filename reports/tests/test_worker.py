@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from openpyxl import load_workbook
 
-from conftest import make_org
+from testing.orgs import make_org
 from organizations.models import Organization
 from reports.choices import JobStatus, ReportKind, ReportStatus
 from reports.models import DailyReport, MonthlyReport, ReportJob

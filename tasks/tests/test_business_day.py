@@ -3,7 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from conftest import make_org
+from testing.orgs import make_org
 from tasks.models import DailySequence, Task
 from tasks.services import task_create
 
