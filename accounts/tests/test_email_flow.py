@@ -15,8 +15,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Invitation, User
-from testing.orgs import PASSWORD
 from organizations.models import Organization
+from testing.orgs import PASSWORD
 
 INVITE_URL = "/api/v1/invitations/"
 PREVIEW_URL = "/api/v1/invitations/preview/"

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Invitation, Membership, User
 from accounts.services import password_reset_request
-from testing.orgs import PASSWORD
 from organizations.models import Organization
+from testing.orgs import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token/"
 REFRESH_URL = "/api/v1/auth/token/refresh/"

@@ -18,8 +18,8 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.choices import Role
 from accounts.models import Membership, User
 from accounts.services import user_sessions_revoke
-from testing.orgs import PASSWORD
 from core.throttling import RateLimitThrottle
+from testing.orgs import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token/"
 REFRESH_URL = "/api/v1/auth/token/refresh/"

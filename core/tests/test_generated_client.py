@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from testing.orgs import PASSWORD
 from displays.tests.live import LiveServer
+from testing.orgs import PASSWORD
 
 pytestmark = pytest.mark.slow
 

@@ -35,12 +35,12 @@ from django.db import connection, connections
 
 from accounts.tokens import tokens_for_membership
 from agents.models import Agent, AgentCategory
-from testing.orgs import make_org
 from core.tests.pgbouncer import NEEDS_PGBOUNCER, PGBOUNCER, free_port
 from displays.tests.live import LiveServer
 from organizations.models import Organization
 from tasks.models import Task
 from tasks.services import task_create
+from testing.orgs import make_org
 
 pytestmark = [pytest.mark.slow, *NEEDS_PGBOUNCER]
 

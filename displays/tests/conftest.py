@@ -16,11 +16,11 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, AgentCategory
-from testing.orgs import Org, make_org
 from displays.services import screen_create
 from displays.tickets import ticket_issue
 from organizations.models import Organization
 from tasks.services import task_create
+from testing.orgs import Org, make_org
 
 
 @dataclass

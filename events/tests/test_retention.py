@@ -13,12 +13,12 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, AgentCategory
-from testing.orgs import make_org
 from events.models import TaskEvent
 from events.retention import event_prune, event_pruned_through
 from events.tasks import event_prune_dispatch
 from organizations.models import Organization
 from tasks.services import task_create
+from testing.orgs import make_org
 
 
 def _events(org, count: int) -> list[int]:

@@ -30,7 +30,6 @@ from accounts.models import User
 from agents.models import Agent, AgentCategory, StockMovement
 from agents.services import agent_create, agent_stock_adjust, category_create
 from audit.models import AuditEvent
-from testing.orgs import make_org
 from displays.models import Screen
 from displays.services import screen_create
 from events.models import TaskEvent
@@ -46,6 +45,7 @@ from reports.tests.test_broker_down import UNREACHABLE, broker_at
 from tasks.choices import TaskStatus
 from tasks.models import Task, TaskItem, TaskNote
 from tasks.services import task_create, task_note_create, task_transition
+from testing.orgs import make_org
 
 pytestmark = pytest.mark.slow
 

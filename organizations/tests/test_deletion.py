@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership
 from accounts.services import invitation_create
-from testing.orgs import PASSWORD, make_org
 from core.exceptions import ApplicationError
 from organizations.models import Domain, Organization, PlatformAuditEvent
 from organizations.services import (
@@ -26,6 +25,7 @@ from organizations.services import (
     organization_deletion_schedule,
     organization_purge,
 )
+from testing.orgs import PASSWORD, make_org
 
 URL = "/api/v1/organization/deletion/"
 SETTINGS_URL = "/api/v1/organization/"

@@ -6,9 +6,9 @@ from django.db import connection
 
 from accounts.choices import Role
 from accounts.models import User
-from testing.orgs import Org, make_org
 from organizations.models import Organization
 from tasks.choices import TaskStatus
+from testing.orgs import Org, make_org
 
 from .factories import TaskSpec, at, make_catalog, make_tasks
 

@@ -21,12 +21,12 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from openpyxl import load_workbook
 
-from testing.orgs import make_org
 from organizations.models import Organization
 from reports.choices import JobStatus, ReportKind, ReportStatus
 from reports.models import DailyReport, MonthlyReport, ReportJob
 from reports.services import report_due_date, report_enqueue
 from reports.tasks import dispatch_reports, generate_daily
+from testing.orgs import make_org
 
 from .factories import TaskSpec, make_catalog, make_tasks
 

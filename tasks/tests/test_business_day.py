@@ -3,9 +3,9 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from testing.orgs import make_org
 from tasks.models import DailySequence, Task
 from tasks.services import task_create
+from testing.orgs import make_org
 
 from .conftest import catalog_make
 
