@@ -35,18 +35,22 @@ class User(AbstractBaseUser, PermissionsMixin):
     marks platform operators (Django admin).
     """
 
-    email = models.EmailField(unique=True)
-    full_name = models.CharField(max_length=150, blank=True)
-    is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False)
-    date_joined = models.DateTimeField(default=timezone.now)
+    email = models.EmailField(unique=True, verbose_name=_("email"))
+    full_name = models.CharField(max_length=150, blank=True, verbose_name=_("full name"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    is_staff = models.BooleanField(default=False, verbose_name=_("is staff"))
+    date_joined = models.DateTimeField(default=timezone.now, verbose_name=_("date joined"))
     # Preferred language of messages and emails ("" = follow the organization's setting).
     language = models.CharField(
-        max_length=8, blank=True, default="", choices=[("zh-hans", "简体中文"), ("en", "English")]
+        max_length=8,
+        blank=True,
+        default="",
+        choices=[("zh-hans", "简体中文"), ("en", "English")],
+        verbose_name=_("language"),
     )
     # Carried in every token ("sv" claim): bumping it refuses every earlier access and refresh
     # token of this person (password change or reset, log out everywhere, deactivation).
-    session_version = models.PositiveIntegerField(default=0)
+    session_version = models.PositiveIntegerField(default=0, verbose_name=_("session version"))
 
     objects = UserManager()
 
@@ -66,13 +70,20 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Membership(models.Model):
     """A user's role in one organization. No membership, no access to that organization."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.CASCADE, related_name="memberships"
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
     )
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organization"),
+    )
+    role = models.CharField(
+        max_length=16, choices=Role.choices, default=Role.STAFF, verbose_name=_("role")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["organization_id", "user__email"]
@@ -96,23 +107,38 @@ class Invitation(models.Model):
     """
 
     organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.CASCADE, related_name="invitations"
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("organization"),
     )
-    email = models.EmailField()
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
-    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(verbose_name=_("email"))
+    role = models.CharField(
+        max_length=16, choices=Role.choices, default=Role.STAFF, verbose_name=_("role")
+    )
+    token_hash = models.CharField(max_length=64, unique=True, verbose_name=_("token hash"))
     invited_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("invited by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    last_sent_at = models.DateTimeField(null=True, blank=True)
-    send_count = models.PositiveIntegerField(default=0)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    last_sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last sent at"))
+    send_count = models.PositiveIntegerField(default=0, verbose_name=_("send count"))
+    accepted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("accepted at"))
     accepted_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("accepted by"),
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,10 +11,10 @@ from .choices import StockReason
 class AgentCategory(models.Model):
     """A group of agents (starters, hot dishes, drinks). Stations are sets of categories."""
 
-    name = models.CharField(max_length=100, unique=True)
-    sort_order = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    sort_order = models.PositiveIntegerField(default=0, verbose_name=_("sort order"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["sort_order", "name"]
@@ -30,14 +30,18 @@ class Agent(models.Model):
     optional stock (``None`` = unlimited). Stock is only ever changed by a conditional UPDATE in
     ``agents.services`` and the CHECK constraint below makes a negative value impossible."""
 
-    name = models.CharField(max_length=200)
-    category = models.ForeignKey(AgentCategory, on_delete=models.PROTECT, related_name="agents")
-    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
-    is_available = models.BooleanField(default=True)
-    stock = models.IntegerField(null=True, blank=True)
-    low_stock_threshold = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    category = models.ForeignKey(
+        AgentCategory, on_delete=models.PROTECT, related_name="agents", verbose_name=_("category")
+    )
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("unit price"))
+    is_available = models.BooleanField(default=True, verbose_name=_("is available"))
+    stock = models.IntegerField(null=True, blank=True, verbose_name=_("stock"))
+    low_stock_threshold = models.PositiveIntegerField(
+        default=0, verbose_name=_("low stock threshold")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["category__sort_order", "name"]
@@ -63,14 +67,18 @@ class StockMovement(models.Model):
     """One change of an agent's stock: the ledger. ``sum(delta) == stock`` for every limited
     agent, the initial stock being the first movement (reason ``initial``)."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="stock_movements")
-    delta = models.IntegerField()
-    reason = models.CharField(max_length=16, choices=StockReason.choices)
-    task_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    stock_after = models.IntegerField()
-    user = tenant_user_fk(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="stock_movements", verbose_name=_("agent")
+    )
+    delta = models.IntegerField(verbose_name=_("delta"))
+    reason = models.CharField(max_length=16, choices=StockReason.choices, verbose_name=_("reason"))
+    task_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("task ID")
+    )
+    stock_after = models.IntegerField(verbose_name=_("stock after"))
+    user = tenant_user_fk(null=True, blank=True, verbose_name=_("user"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -86,10 +94,12 @@ class StockReconciliation(models.Model):
     """One run of the hourly ledger check: which agents' stock differs from the sum of their
     movements (``drift``: a list of ``{agent_id, name, stock, ledger, difference}``)."""
 
-    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
-    agents_checked = models.PositiveIntegerField(default=0)
-    drift = models.JSONField(default=list, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
+    checked_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("checked at")
+    )
+    agents_checked = models.PositiveIntegerField(default=0, verbose_name=_("agents checked"))
+    drift = models.JSONField(default=list, blank=True, verbose_name=_("drift"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
 
     class Meta:
         ordering = ["-checked_at", "-id"]

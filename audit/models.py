@@ -25,23 +25,29 @@ class AuditEvent(models.Model):
     a rolled-back change leaves no row. Never updated; deleted only by retention.
     """
 
-    at = models.DateTimeField(default=timezone.now)
-    actor_type = models.CharField(max_length=16)  # audit.choices.ActorType
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+    actor_type = models.CharField(max_length=16, verbose_name=_("actor type"))  # ActorType
     # A user's or a screen's id (text: the same column for both); empty for the system.
-    actor_id = models.CharField(max_length=64, blank=True, default="")
+    actor_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("actor ID"))
     # The user's email or the screen's name at the time (the person or screen may be gone).
-    actor_label = models.CharField(max_length=254, blank=True, default="")
+    actor_label = models.CharField(
+        max_length=254, blank=True, default="", verbose_name=_("actor label")
+    )
     # audit.choices.AuditAction, checked by audit_record; no choices= here, so that a new code
     # needs no migration.
-    action = models.CharField(max_length=64)
-    target_type = models.CharField(max_length=64)
-    target_id = models.CharField(max_length=64, blank=True, default="")
-    target_label = models.CharField(max_length=254, blank=True, default="")
+    action = models.CharField(max_length=64, verbose_name=_("action"))
+    target_type = models.CharField(max_length=64, verbose_name=_("target type"))
+    target_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("target ID"))
+    target_label = models.CharField(
+        max_length=254, blank=True, default="", verbose_name=_("target label")
+    )
     # {field: [before, after]} (money as strings, times in ISO 8601); extra facts of an action
     # without a before (a note's text, an adjustment's delta) as [null, value].
-    changes = models.JSONField(default=dict, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=128, blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True, verbose_name=_("changes"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP"))
+    request_id = models.CharField(
+        max_length=128, blank=True, default="", verbose_name=_("request ID")
+    )
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -23,16 +23,20 @@ class Screen(models.Model):
     bump completes the task (docs/realtime.md, Board).
     """
 
-    name = models.CharField(max_length=100)
-    station = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    mode = models.CharField(max_length=8, choices=ScreenMode.choices, default=ScreenMode.LINE)
-    token_hash = models.CharField(max_length=64, unique=True)
-    is_active = models.BooleanField(default=True)
-    created_by = tenant_user_fk(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    station = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, verbose_name=_("station")
+    )
+    mode = models.CharField(
+        max_length=8, choices=ScreenMode.choices, default=ScreenMode.LINE, verbose_name=_("mode")
+    )
+    token_hash = models.CharField(max_length=64, unique=True, verbose_name=_("token hash"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_by = tenant_user_fk(null=True, blank=True, verbose_name=_("created by"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    last_seen_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last seen at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         ordering = ["name", "id"]

@@ -16,14 +16,15 @@ class EventCounter(models.Model):
     transaction makes ``seq`` order equal commit order, so ``after_seq`` catch-up never skips
     an event that committed late."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_seq = models.BigIntegerField(default=0)
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, verbose_name=_("ID"))
+    last_seq = models.BigIntegerField(default=0, verbose_name=_("last seq"))
 
     class Meta:
         # The table the tasks app created (the model moved here, the table stayed: migrations
         # events/0001 and tasks/0006 move it in Django's state only).
         db_table = "tasks_eventcounter"
         verbose_name = _("event counter")
+        verbose_name_plural = _("event counters")
 
     def __str__(self) -> str:
         return str(self.last_seq)
@@ -32,21 +33,29 @@ class EventCounter(models.Model):
 class TaskEvent(models.Model):
     """Append-only log of every change, replayed to display screens after ``seq``."""
 
-    seq = models.BigIntegerField(unique=True)
-    type = models.CharField(max_length=32, choices=EventType.choices)
+    seq = models.BigIntegerField(unique=True, verbose_name=_("sequence number"))
+    type = models.CharField(max_length=32, choices=EventType.choices, verbose_name=_("type"))
     task = models.ForeignKey(
-        "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        "tasks.Task",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        verbose_name=_("task"),
     )
     # Agent categories the event concerns: screens filter by station without loading tasks.
-    category_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    payload = models.JSONField(default=dict)
+    category_ids = ArrayField(
+        models.BigIntegerField(), default=list, blank=True, verbose_name=_("category IDs")
+    )
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
     # Who made the change: {"type": "user"|"screen", "id", "name"} or {"type": "system"}.
     # db_default: a row written by SQL without an actor (none today) is the system's.
     actor = models.JSONField(
         default=system_actor,
         db_default=models.Value({"type": ActorType.SYSTEM.value}, models.JSONField()),
+        verbose_name=_("actor"),
     )
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
 
     class Meta:
         db_table = "tasks_taskevent"  # see EventCounter

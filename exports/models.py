@@ -17,28 +17,38 @@ class ExportJob(models.Model):
     with the schema (the file goes with the ``<schema>/`` storage prefix)."""
 
     status = models.CharField(
-        max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+        max_length=16,
+        choices=ExportStatus.choices,
+        default=ExportStatus.QUEUED,
+        verbose_name=_("status"),
     )
     requested_via = models.CharField(
-        max_length=16, choices=ExportRequester.choices, default=ExportRequester.OWNER
+        max_length=16,
+        choices=ExportRequester.choices,
+        default=ExportRequester.OWNER,
+        verbose_name=_("requested via"),
     )
     # The owner who asked (null for an operator: operators are not members, their email is in
     # ``requested_by_label`` and in the platform audit).
-    requested_by = tenant_user_fk(null=True, blank=True)
-    requested_by_label = models.CharField(max_length=254, blank=True, default="")
-    rows_total = models.BigIntegerField(default=0)
-    rows_written = models.BigIntegerField(default=0)
+    requested_by = tenant_user_fk(null=True, blank=True, verbose_name=_("requested by"))
+    requested_by_label = models.CharField(
+        max_length=254, blank=True, default="", verbose_name=_("requested by label")
+    )
+    rows_total = models.BigIntegerField(default=0, verbose_name=_("rows total"))
+    rows_written = models.BigIntegerField(default=0, verbose_name=_("rows written"))
     # ``{"tasks.jsonl": 1234, ...}``: the rows of each file, once written.
-    tables = models.JSONField(default=dict, blank=True)
-    file = models.CharField(max_length=300, blank=True, default="")
-    size_bytes = models.BigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    tables = models.JSONField(default=dict, blank=True, verbose_name=_("tables"))
+    file = models.CharField(max_length=300, blank=True, default="", verbose_name=_("file"))
+    size_bytes = models.BigIntegerField(null=True, blank=True, verbose_name=_("size bytes"))
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     # The download link works until then (EXPORT_LINK_TTL_HOURS after the job finished).
-    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, verbose_name=_("expires at")
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

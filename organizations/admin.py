@@ -93,11 +93,21 @@ class OrganizationAdmin(ExportAdminMixin, OperatorOrganizationAdminMixin, admin.
 class PlatformAuditEventAdmin(admin.ModelAdmin):
     """The platform audit, read only: nobody adds, edits or deletes a row here."""
 
-    list_display = ["at", "action", "organization_slug", "actor_label", "ip"]
+    list_display = ["at", "action_display", "organization_slug", "actor_label", "ip"]
     list_filter = ["action", "actor_type"]
     search_fields = ["organization_slug", "organization_name", "actor_label", "request_id"]
     date_hierarchy = "at"
     readonly_fields = [field.name for field in PlatformAuditEvent._meta.fields]
+
+    @admin.display(
+        description=PlatformAuditEvent._meta.get_field("action").verbose_name, ordering="action"
+    )
+    def action_display(self, obj):
+        """The action's name in the reader's language, with its code (what filters and the
+        platform audit's consumers match on)."""
+        if obj.action in PlatformAction.values:
+            return f"{PlatformAction(obj.action).label} ({obj.action})"
+        return obj.action
 
     def has_add_permission(self, request):
         return False

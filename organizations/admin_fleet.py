@@ -20,6 +20,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +46,11 @@ PLAN_FIELDS = list(PLAN_LIMITS)
 _PANEL_ROWS = 20
 
 
+def _default_domain_help() -> str:
+    # Formatted when shown (lazy), so in the reader's language, not the one active at import.
+    return gettext("Default: <slug>.%(suffix)s") % {"suffix": settings.TENANT_DOMAIN_SUFFIX}
+
+
 class OrganizationAddForm(forms.Form):
     """What an operator gives to create an organization; the service does the rest."""
 
@@ -58,7 +64,7 @@ class OrganizationAddForm(forms.Form):
         label=_("Domain"),
         max_length=253,
         required=False,
-        help_text=_("Default: <slug>.%(suffix)s") % {"suffix": settings.TENANT_DOMAIN_SUFFIX},
+        help_text=lazy(_default_domain_help, str)(),
     )
     owner_email = forms.EmailField(
         label=_("Owner email"), help_text=_("Invited as owner: they choose their own password.")
@@ -261,7 +267,12 @@ class OperatorOrganizationAdminMixin:
 
         with tenant_context(obj):
             rows = [
-                (job.created_at.strftime("%Y-%m-%d %H:%M"), job.kind, job.period, job.error[:300])
+                (
+                    job.created_at.strftime("%Y-%m-%d %H:%M"),
+                    job.get_kind_display(),
+                    job.period,
+                    job.error[:300],
+                )
                 for job in ReportJob.objects.filter(status=JobStatus.FAILED)[:_PANEL_ROWS]
             ]
         return _table(

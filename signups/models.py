@@ -23,29 +23,33 @@ class SignupApplication(models.Model):
     asked for what and who decided.
     """
 
-    organization_name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=40)
-    contact_email = models.EmailField()
-    message = models.TextField(blank=True)
+    organization_name = models.CharField(max_length=200, verbose_name=_("organization name"))
+    slug = models.SlugField(max_length=40, verbose_name=_("slug"))
+    contact_email = models.EmailField(verbose_name=_("contact email"))
+    message = models.TextField(blank=True, verbose_name=_("message"))
     # The language the applicant wrote in: their emails and the organization's default.
-    language = models.CharField(max_length=8, default="en")
+    language = models.CharField(max_length=8, default="en", verbose_name=_("language"))
     status = models.CharField(
-        max_length=16, choices=SignupStatus.choices, default=SignupStatus.UNCONFIRMED
+        max_length=16,
+        choices=SignupStatus.choices,
+        default=SignupStatus.UNCONFIRMED,
+        verbose_name=_("status"),
     )
-    token_hash = models.CharField(max_length=64, unique=True)
-    token_expires_at = models.DateTimeField()
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, verbose_name=_("token hash"))
+    token_expires_at = models.DateTimeField(verbose_name=_("token expires at"))
+    client_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("client IP"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("decided by"),
     )
-    decision_note = models.TextField(blank=True)
+    decision_note = models.TextField(blank=True, verbose_name=_("decision note"))
     # The organization an approval created (null again once that organization is purged).
     organization = models.ForeignKey(
         "organizations.Organization",
@@ -53,6 +57,7 @@ class SignupApplication(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("organization"),
     )
 
     class Meta:

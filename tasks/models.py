@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.fields import tenant_user_fk
 
@@ -40,34 +41,48 @@ class Task(models.Model):
     date plus a per-day sequence allocated in ``DailySequence``.
     """
 
-    number = models.CharField(max_length=16, unique=True)
-    business_date = models.DateField()
-    sequence = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    number = models.CharField(max_length=16, unique=True, verbose_name=_("number"))
+    business_date = models.DateField(verbose_name=_("business date"))
+    sequence = models.PositiveIntegerField(verbose_name=_("sequence"))
+    status = models.CharField(
+        max_length=16,
+        choices=TaskStatus.choices,
+        default=TaskStatus.PENDING,
+        verbose_name=_("status"),
+    )
     # db_default: a row inserted by SQL without naming it is normal (cc_task_create names it).
     priority = models.CharField(
         max_length=8,
         choices=TaskPriority.choices,
         default=TaskPriority.NORMAL,
         db_default=TaskPriority.NORMAL,
+        verbose_name=_("priority"),
     )
-    workspace = models.CharField(max_length=20, blank=True)
-    customer_name = models.CharField(max_length=100, blank=True)
-    notes = models.CharField(max_length=500, blank=True)
-    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
-    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    total = models.DecimalField(max_digits=12, decimal_places=2)
-    pinned = models.BooleanField(default=False)
-    created_by = tenant_user_fk(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    ready_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    expired_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=200, blank=True)
+    workspace = models.CharField(max_length=20, blank=True, verbose_name=_("workspace"))
+    customer_name = models.CharField(max_length=100, blank=True, verbose_name=_("customer name"))
+    notes = models.CharField(max_length=500, blank=True, verbose_name=_("notes"))
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, verbose_name=_("subtotal"))
+    discount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, verbose_name=_("discount")
+    )
+    total = models.DecimalField(max_digits=12, decimal_places=2, verbose_name=_("total"))
+    pinned = models.BooleanField(default=False, verbose_name=_("pinned"))
+    created_by = tenant_user_fk(null=True, blank=True, verbose_name=_("created by"))
+    created_at = models.DateTimeField(
+        default=timezone.now, verbose_name=pgettext_lazy("task", "created at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    accepted_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("task", "accepted at")
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("task", "started at")
+    )
+    ready_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ready at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    expired_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expired at"))
+    cancel_reason = models.CharField(max_length=200, blank=True, verbose_name=_("cancel reason"))
 
     class Meta:
         ordering = TASK_ORDERING
@@ -102,22 +117,27 @@ class Task(models.Model):
 class TaskItem(models.Model):
     """One line of a task: an agent, a quantity and the name/price/category it had then."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="items")
-    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="task_items")
-    agent_name = models.CharField(max_length=200)
-    category_id_snapshot = models.BigIntegerField()
-    category_name = models.CharField(max_length=100)
-    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
-    quantity = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(QUANTITY_MIN), MaxValueValidator(QUANTITY_MAX)]
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="items", verbose_name=_("task")
     )
-    line_total = models.DecimalField(max_digits=12, decimal_places=2)
-    notes = models.CharField(max_length=200, blank=True)
-    done = models.BooleanField(default=False)
-    done_at = models.DateTimeField(null=True, blank=True)
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.PROTECT, related_name="task_items", verbose_name=_("agent")
+    )
+    agent_name = models.CharField(max_length=200, verbose_name=_("agent name"))
+    category_id_snapshot = models.BigIntegerField(verbose_name=_("category ID snapshot"))
+    category_name = models.CharField(max_length=100, verbose_name=_("category name"))
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("unit price"))
+    quantity = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(QUANTITY_MIN), MaxValueValidator(QUANTITY_MAX)],
+        verbose_name=_("quantity"),
+    )
+    line_total = models.DecimalField(max_digits=12, decimal_places=2, verbose_name=_("line total"))
+    notes = models.CharField(max_length=200, blank=True, verbose_name=_("notes"))
+    done = models.BooleanField(default=False, verbose_name=_("done"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("done at"))
     # Set when an edit added the line after the task was sent: boards show such lines under
     # an "added" separator.
-    added_at = models.DateTimeField(null=True, blank=True)
+    added_at = models.DateTimeField(null=True, blank=True, verbose_name=_("added at"))
 
     class Meta:
         ordering = ["id"]
@@ -138,11 +158,12 @@ class DailySequence(models.Model):
     """The last task sequence handed out per business date (``INSERT .. ON CONFLICT`` upsert:
     concurrent creates serialize on this row and never share a number)."""
 
-    business_date = models.DateField(primary_key=True)
-    last_value = models.PositiveIntegerField(default=0)
+    business_date = models.DateField(primary_key=True, verbose_name=_("business date"))
+    last_value = models.PositiveIntegerField(default=0, verbose_name=_("last value"))
 
     class Meta:
         verbose_name = _("daily sequence")
+        verbose_name_plural = _("daily sequences")
 
     def __str__(self) -> str:
         return f"{self.business_date}: {self.last_value}"
@@ -152,15 +173,18 @@ class TaskNote(models.Model):
     """A note in a task's thread (a remark, a complaint), optionally with a feedback score of
     1-5 once the task is completed; reports average the scores."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="thread")
-    author = tenant_user_fk(null=True, blank=True)
-    text = models.CharField(max_length=1000)
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="thread", verbose_name=_("task")
+    )
+    author = tenant_user_fk(null=True, blank=True, verbose_name=_("author"))
+    text = models.CharField(max_length=1000, verbose_name=_("text"))
     score = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(NOTE_SCORE_MIN), MaxValueValidator(NOTE_SCORE_MAX)],
+        verbose_name=_("score"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -182,13 +206,17 @@ class TaskNote(models.Model):
 class IdempotencyKey(models.Model):
     """A client's ``Idempotency-Key`` on task create, kept 24 hours: replays the first answer."""
 
-    key = models.CharField(max_length=255)
-    user = tenant_user_fk()
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(default=timezone.now)
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    user = tenant_user_fk(verbose_name=_("user"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("response status")
+    )
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response body"))
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("task")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
