@@ -1,10 +1,10 @@
-"""The warm pool of pre-cloned tenant schemas.
+"""The warm pool of ready tenant schemas.
 
-``schema_pool_fill`` clones the template into ``pool_<hex>`` schemas ahead of time (seconds
-each once many schemas exist); ``schema_pool_claim`` renames one to a new organization's schema
-name in a few milliseconds. A pooled schema whose migrations differ from the template's is
-dropped by ``schema_pool_fill`` (run by ``platform_setup`` and after every claim, on a worker),
-so a claimed schema is always current.
+``schema_pool_fill`` builds ``pool_<hex>`` schemas ahead of time from the recorded script
+(``schema_script``: a few hundred milliseconds each); ``schema_pool_claim`` renames one to a
+new organization's schema name in a few milliseconds. A pooled schema whose migrations differ
+from the template's is dropped by ``schema_pool_fill`` (run by ``platform_setup`` and after
+every claim, on a worker), so a claimed schema is always current.
 """
 
 import logging
@@ -12,10 +12,10 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, transaction
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
 
 from .models import PooledSchema
+from .schema_script import schema_create_from_script, schema_script_current
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _migrations(schema: str) -> set[tuple[str, str]]:
 
 
 def schema_pool_fill(*, size: int | None = None) -> int:
-    """Drop stale pooled schemas and clone new ones up to ``size``; returns how many were made."""
+    """Drop stale pooled schemas and build new ones up to ``size``; returns how many were made."""
     size = settings.TENANT_SCHEMA_POOL_SIZE if size is None else size
     template = settings.TENANT_BASE_SCHEMA
     connection.set_schema_to_public()
@@ -60,8 +60,9 @@ def schema_pool_fill(*, size: int | None = None) -> int:
     made = 0
     while PooledSchema.objects.count() < size:
         name = f"pool_{uuid.uuid4().hex[:12]}"
-        CloneSchema().clone_schema(template, name, "DATA")
-        PooledSchema.objects.create(schema_name=name)
+        with transaction.atomic():
+            schema_create_from_script(schema_name=name, sql=schema_script_current())
+            PooledSchema.objects.create(schema_name=name)
         made += 1
     connection.set_schema_to_public()
     return made

@@ -82,7 +82,7 @@ class ProvisionedOrganization:
 def organization_provision(
     *, name: str, slug: str, domain: str, owner_email: str | None, **org_settings
 ) -> ProvisionedOrganization:
-    """Create an organization: schema (cloned from the template), domain, and an invitation of
+    """Create an organization: schema (built like the template), domain, and an invitation of
     ``owner_email`` as its owner (emailed; the owner sets or proves their own password when
     accepting). No password is ever set here, and an existing account is never touched.
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists
 
 from organizations.schema_pool import schema_pool_fill
+from organizations.schema_script import schema_script_render
 from organizations.services import public_tenant_ensure
 
 
@@ -29,6 +30,8 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{template}"')
         call_command("migrate_schemas", schema_name=template, interactive=False, verbosity=0)
+        # New schemas replay what the migrations did, recorded once per migration state.
+        schema_script_render()
         self.stdout.write(_("[3/5] migrating every organization's schema"))
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity - 1)
         public_tenant_ensure()

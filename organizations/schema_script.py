@@ -1,0 +1,154 @@
+"""A new tenant schema in one round trip, whatever the number of schemas already there.
+
+Cloning the template (django-tenants' ``clone_schema``) and running the migrations both read
+PostgreSQL's catalog through views and introspection queries that scan every schema's
+relations: seconds per new schema at 1,000 schemas, tens at 10,000. Creating tables does not
+scan the catalog. So the statements the tenant migrations execute on an empty schema are
+recorded once per migration state (on a scratch schema, then dropped), stored in
+``TenantSchemaScript``, and replayed for every new schema: ``CREATE SCHEMA``, ``SET LOCAL
+search_path`` and the recorded script, in one statement batch inside the caller's transaction.
+
+What is recorded: every statement the migrations run except reads and session settings
+(``SELECT``, ``SET``, ``SHOW``: the migration framework's introspection and its
+``django_migrations`` reads), with their parameters bound, including the ``django_migrations``
+rows, so a replayed schema is a fully migrated tenant to django-tenants. Names are unqualified
+(the migrations rely on ``search_path``), so one script serves every schema name. A migration
+whose effect depends on the result of a top-level ``SELECT`` would not be reproduced:
+``organizations/tests/test_schema_script.py`` compares a replayed schema with the template,
+object by object, so such a drift fails the suite rather than production.
+"""
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from .models import TenantSchemaScript
+
+logger = logging.getLogger(__name__)
+
+_SKIPPED = ("SELECT", "SET", "SHOW")
+# One script per process and state: provisioning reads the state (one query) and replays.
+_memo: dict[str, str] = {}
+_memo_lock = threading.Lock()
+
+
+def quote_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def schema_migration_state(*, schema_name: str | None = None) -> str:
+    """A hash of the migrations applied in ``schema_name`` (the template by default)."""
+    schema_name = schema_name or settings.TENANT_BASE_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT app, name FROM {quote_name(schema_name)}.django_migrations "  # noqa: S608
+            "ORDER BY app, name"
+        )
+        rows = cursor.fetchall()
+    digest = hashlib.sha256()
+    for app, name in rows:
+        digest.update(f"{app}.{name}\n".encode())
+    return digest.hexdigest()
+
+
+def _record_migrations(schema_name: str) -> list[str]:
+    """Run every tenant migration on the empty schema ``schema_name``; return what it wrote."""
+    statements: list[str] = []
+    connection.ensure_connection()
+    # Binds parameters client-side without touching the executing cursor's result.
+    binder = psycopg.ClientCursor(connection.connection)
+
+    def record(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        keyword = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if keyword not in _SKIPPED:
+            for one in params if many else [params]:
+                statements.append(binder.mogrify(sql, one) if one is not None else sql)
+        return result
+
+    with connection.execute_wrapper(record):
+        call_command(
+            "migrate_schemas", schema_name=schema_name, interactive=False, verbosity=0
+        )
+    return statements
+
+
+def schema_script_render() -> TenantSchemaScript:
+    """Record the script of the template's current migration state (seconds; once per state).
+
+    Called by ``platform_setup`` after it migrates the template, and by provisioning when a
+    deploy brought new migrations and nobody rendered yet. Two processes rendering the same
+    state at once both succeed: the second one's row is discarded.
+    """
+    connection.set_schema_to_public()
+    state = schema_migration_state()
+    existing = TenantSchemaScript.objects.filter(state=state).first()
+    if existing is not None:
+        return existing
+    scratch = f"script_{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote_name(scratch)}")
+    try:
+        statements = _record_migrations(scratch)
+        connection.set_schema_to_public()
+        recorded = schema_migration_state(schema_name=scratch)
+    finally:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {quote_name(scratch)} CASCADE")
+    if recorded != state:
+        # The template is behind or ahead of the code (a deploy half done): replaying what the
+        # code migrates would give schemas the template does not have.
+        raise RuntimeError(
+            "The tenant template's migrations differ from the code's: run "
+            "`manage.py platform_setup` (it migrates the template), then provision again."
+        )
+    sql = ";\n".join(statements) + ";\n"
+    script, _ = TenantSchemaScript.objects.get_or_create(
+        state=state, defaults={"sql": sql, "statements": len(statements)}
+    )
+    logger.info(
+        "tenant schema script recorded",
+        extra={"state": state[:12], "statements": len(statements),
+               "seconds": round(time.monotonic() - started, 2)},
+    )
+    return script
+
+
+def schema_script_current() -> str:
+    """The SQL for the template's current migration state (recorded now if missing)."""
+    state = schema_migration_state()
+    sql = _memo.get(state)
+    if sql is None:
+        row = TenantSchemaScript.objects.filter(state=state).only("sql").first()
+        sql = row.sql if row is not None else schema_script_render().sql
+        with _memo_lock:
+            _memo.clear()
+            _memo[state] = sql
+    return sql
+
+
+def schema_create_from_script(*, schema_name: str, sql: str | None = None) -> None:
+    """Create ``schema_name`` with every tenant table, index, function and migration row.
+
+    One round trip for the whole schema, inside a transaction: on any error nothing is left.
+    """
+    sql = schema_script_current() if sql is None else sql
+    name = quote_name(schema_name)
+    # SET LOCAL would last until the caller's transaction ends (the domain and owner rows that
+    # follow must not resolve to the new schema): the path in force is saved and put back.
+    batch = (
+        "SELECT set_config('cc.saved_search_path', current_setting('search_path'), true);\n"
+        f"CREATE SCHEMA {name};\nSET LOCAL search_path TO {name}, public;\n{sql}"
+        "SELECT set_config('search_path', current_setting('cc.saved_search_path'), true);\n"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(batch)
