@@ -1,38 +1,146 @@
-"""Building many organizations fast for the benchmarks.
+"""Building many organizations fast for the scale benchmarks (issue 18, DESIGN 14).
 
-``clone_schema`` slows down as the catalog grows (seconds per schema past a few hundred), so
-fleets of 1,000 are built with ``CREATE TABLE .. (LIKE tenant_template.x INCLUDING ALL)``: the
-same tables, columns, defaults, indexes and checks (foreign keys omitted), plus the template's
-``django_migrations`` rows, so django-tenants treats them as fully migrated tenants.
+Every organization is what provisioning makes (``organizations.schema_script``): its schema is
+the recorded SQL of the tenant migrations replayed (every table, index, constraint, trigger,
+function and ``django_migrations`` row, as the migrations leave them), plus its Organization
+and Domain rows. Only the per-organization Python (owner, invitation, audit row, pool refill)
+is skipped. Batches of schemas go in one round trip and one transaction each, over several
+connections; a killed build leaves whole batches, and a re-run builds only what is missing.
+
+    fleet_ensure(count=10_000, prefix="flt")   # organizations flt00000 .. flt09999
+
+The time per schema is PostgreSQL's DDL (about 90 relations per schema), flat with the number
+of schemas already there, and mostly fsyncs: PostgreSQL 15 writes a new index's pages around
+shared buffers and syncs the file at once, so each of a schema's ~60 indexes costs a disk flush
+(7 ms here; 0.3 ms without). A fleet is a fixture, not a measurement, so by default the builder
+turns ``fsync`` off cluster-wide while it builds (``ALTER SYSTEM``, superuser; the bench
+PostgreSQL) and puts it back with a ``CHECKPOINT`` before returning: what the benches then
+measure runs with ``fsync`` on. ``durable=True`` builds with the server's settings. Figures in
+docs/performance.md.
 """
 
-from django.db import connection, transaction
+import contextlib
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from django.db import close_old_connections, connection, transaction
+from tqdm import tqdm
+
+BATCH = 10
 
 
-def template_tables() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = 'tenant_template' AND table_type = 'BASE TABLE'"
-        )
-        return [row[0] for row in cursor.fetchall()]
+def fleet_slugs(*, count: int, prefix: str) -> list[str]:
+    return [f"{prefix}{index:05d}" for index in range(count)]
 
 
-def fleet_org_create(slug: str, tables: list[str], **fields):
-    """An organization (row, domain ``<slug>.localhost``, schema) built from the template."""
+def _build_batch(slugs: list[str], sql: str) -> int:
     from organizations.models import Domain, Organization
+    from organizations.schema_script import quote_name
+
+    try:
+        batch = ["SELECT set_config('cc.saved_search_path', current_setting('search_path'), true)"]
+        for slug in slugs:
+            name = quote_name(slug)
+            batch.append(f"CREATE SCHEMA {name};\nSET LOCAL search_path TO {name}, public;\n{sql}")
+        batch.append(
+            "SELECT set_config('search_path', current_setting('cc.saved_search_path'), true)"
+        )
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # A bench database: losing the last batches in a crash only means rebuilding them.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+                cursor.execute(";\n".join(batch))
+            organizations = Organization.objects.bulk_create(
+                Organization(name=slug.title(), slug=slug, schema_name=slug) for slug in slugs
+            )
+            Domain.objects.bulk_create(
+                Domain(domain=f"{org.slug}.localhost", tenant=org, is_primary=True)
+                for org in organizations
+            )
+        return len(slugs)
+    finally:
+        close_old_connections()
+
+
+@contextlib.contextmanager
+def _fsync_off(enabled: bool, quiet: bool):
+    if not enabled:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER SYSTEM SET fsync = off")
+        cursor.execute("SELECT pg_reload_conf()")
+    if not quiet:
+        print("fleet: fsync off while building (restored afterwards)", file=sys.stderr)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER SYSTEM RESET fsync")
+            cursor.execute("SELECT pg_reload_conf()")
+            # Flushes everything written meanwhile: from here on the fleet is durable.
+            cursor.execute("CHECKPOINT")
+
+
+def fleet_ensure(
+    *, count: int, prefix: str, jobs: int = 2, quiet: bool = False, durable: bool = False
+) -> list[str]:
+    """Organizations ``<prefix>00000`` .. up to ``count``; builds the missing ones.
+
+    Returns the schema names (equal to the slugs). ``prefix`` is lowercase letters; ``jobs``
+    connections build in parallel (PostgreSQL's CPU is the limit: one per core).
+    """
+    from organizations.models import Organization
+    from organizations.schema_script import schema_script_current
+
+    connection.set_schema_to_public()
+    wanted = fleet_slugs(count=count, prefix=prefix)
+    present = set(
+        Organization.objects.filter(slug__startswith=prefix).values_list("slug", flat=True)
+    )
+    missing = [slug for slug in wanted if slug not in present]
+    if not missing:
+        return wanted
+    sql = schema_script_current()
+    batches = [missing[i : i + BATCH] for i in range(0, len(missing), BATCH)]
+    started = time.monotonic()
+    bar = tqdm(
+        total=len(missing),
+        desc=f"fleet {prefix}: building {len(missing)} of {count}",
+        unit="org",
+        file=sys.stderr,
+        disable=quiet,
+    )
+    lock = threading.Lock()
+    with (
+        _fsync_off(not durable and len(missing) > 20, quiet),
+        ThreadPoolExecutor(max_workers=jobs) as pool,
+    ):
+        for future in as_completed(pool.submit(_build_batch, batch, sql) for batch in batches):
+            done = future.result()
+            with lock:
+                bar.update(done)
+    bar.close()
+    if not quiet:
+        elapsed = time.monotonic() - started
+        print(
+            f"fleet {prefix}: {len(missing)} organizations built in {elapsed:.0f} s "
+            f"({elapsed / len(missing) * 1000:.0f} ms each, {jobs} connections)",
+            file=sys.stderr,
+        )
+    return wanted
+
+
+def fleet_org_create(slug: str, **fields):
+    """One organization built like ``fleet_ensure``'s, with extra Organization ``fields``."""
+    from organizations.models import Domain, Organization
+    from organizations.schema_script import schema_create_from_script
 
     schema = slug.replace("-", "_")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{schema}"')
-        for table in tables:
-            cursor.execute(
-                f'CREATE TABLE "{schema}"."{table}" (LIKE tenant_template."{table}" INCLUDING ALL)'
-            )
-        cursor.execute(
-            f'INSERT INTO "{schema}".django_migrations (app, name, applied) '
-            "SELECT app, name, applied FROM tenant_template.django_migrations"
-        )
+    with transaction.atomic():
+        schema_create_from_script(schema_name=schema)
         org = Organization(name=slug.title(), slug=slug, schema_name=schema, **fields)
         org.auto_create_schema = False
         org.save()

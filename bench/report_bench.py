@@ -51,12 +51,12 @@ def database_prepare() -> None:
 
 
 def clone_org(slug: str, **fields):
-    from fleet import fleet_org_create, template_tables
+    from fleet import fleet_org_create
 
     from organizations.models import Organization
 
     org = Organization.objects.filter(slug=slug).first()
-    return org or fleet_org_create(slug, template_tables(), **fields)
+    return org or fleet_org_create(slug, **fields)
 
 
 def bench_big_day(n_tasks: int, runs: int) -> dict:
