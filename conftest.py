@@ -20,8 +20,6 @@ from accounts.models import Membership, User
 from organizations.models import Organization
 from testing.orgs import PASSWORD, Org, make_org
 
-__all__ = ["PASSWORD", "Org", "make_org"]
-
 _counter = itertools.count(1)
 
 

@@ -12,7 +12,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django_tenants.utils import schema_context, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 from rest_framework.test import APIClient
 
 from accounts.choices import Role
@@ -36,6 +36,12 @@ def schema_kept():
             connection.set_schema_to_public()
         else:
             connection.set_tenant(previous)
+
+
+def public_schema():
+    """``with public_schema():`` runs the block in the public schema (as beat, the platform
+    host and management commands start), then puts the previous schema back."""
+    return schema_context(get_public_schema_name())
 
 
 class SchemaRestoringClient(APIClient):
@@ -73,6 +79,12 @@ class Org:
             token = tokens_for_membership(user=user, organization=self.organization)
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.access_token}")
         return client
+
+    def activate(self) -> None:
+        """Switch the connection to this organization's schema and leave it there: only for the
+        tests whose subject is the switching itself (``core/tests/test_db_backend.py``); others
+        use ``active()`` or the fixture's activation."""
+        connection.set_tenant(self.organization)
 
     def active(self):
         """``with org.active():`` reads and writes this organization's schema, then puts the

@@ -1,57 +1,11 @@
-"""Fixtures of the task tests: a small catalog in the current tenant schema."""
-
-from dataclasses import dataclass
-from decimal import Decimal
+"""Fixtures of the task tests: a small catalog in acme's schema (testing.factories)."""
 
 import pytest
-from django.db import connection
 
-from agents.choices import StockReason
-from agents.models import Agent, AgentCategory, StockMovement
+from agents.models import Agent, StockMovement
 from events.models import TaskEvent
 from tasks.models import Task
-
-
-@dataclass
-class Catalog:
-    hot: AgentCategory
-    drinks: AgentCategory
-    noodles: Agent  # unlimited
-    duck: Agent  # stock 10, low-stock threshold 3
-    tea: Agent  # unlimited
-    juice: Agent  # stock 5
-    seasonal: Agent  # unavailable
-
-
-def agent_make(*, name, category, price, stock=None, threshold=0, available=True) -> Agent:
-    """An agent with its initial ledger movement (``initial + sum(delta) == stock``)."""
-    agent = Agent.objects.create(
-        name=name,
-        category=category,
-        unit_price=Decimal(price),
-        stock=stock,
-        low_stock_threshold=threshold,
-        is_available=available,
-    )
-    if stock is not None:
-        StockMovement.objects.create(
-            agent=agent, delta=stock, reason=StockReason.INITIAL, stock_after=stock
-        )
-    return agent
-
-
-def catalog_make() -> Catalog:
-    hot = AgentCategory.objects.create(name="Hot dishes", sort_order=1)
-    drinks = AgentCategory.objects.create(name="Drinks", sort_order=2)
-    return Catalog(
-        hot=hot,
-        drinks=drinks,
-        noodles=agent_make(name="Beef noodles", category=hot, price="32.00"),
-        duck=agent_make(name="Peking duck", category=hot, price="128.00", stock=10, threshold=3),
-        tea=agent_make(name="Jasmine tea", category=drinks, price="12.50"),
-        juice=agent_make(name="Orange juice", category=drinks, price="22.00", stock=5),
-        seasonal=agent_make(name="Hairy crab", category=hot, price="98.00", available=False),
-    )
+from testing.factories import Catalog, catalog_make
 
 
 def ledger_ok(agent: Agent) -> bool:
@@ -68,16 +22,10 @@ def counts() -> tuple[int, int, int]:
 
 @pytest.fixture
 def catalog(acme) -> Catalog:
-    acme.activate()
     return catalog_make()
 
 
 @pytest.fixture
 def staff(acme):
-    """A staff client of acme that re-activates acme's schema after each request."""
+    """A staff client of acme (its requests leave the schema as they found it)."""
     return acme.client("staff")
-
-
-def back_to(org) -> None:
-    """Requests leave the connection on their host's schema: return to ``org``'s."""
-    connection.set_tenant(org.organization)

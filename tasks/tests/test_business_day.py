@@ -4,20 +4,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tasks.models import DailySequence, Task
-from tasks.services import task_create
+from testing.factories import catalog_make, task_make
 from testing.orgs import make_org
-
-from .conftest import catalog_make
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _create(org, agent, at):
-    org.activate()
-    return task_create(
-        user=org.users["staff"], items=[{"agent_id": agent.id, "quantity": 1}], now=at
-    )
+    return task_make(user=org.users["staff"], agents=[agent], now=at)
 
 
 def test_a_task_at_01_30_belongs_to_the_previous_business_day(acme, catalog):
@@ -39,16 +34,15 @@ def test_a_task_at_01_30_belongs_to_the_previous_business_day(acme, catalog):
 
 def test_another_timezone_uses_its_own_business_day(acme, db):
     nyc = make_org("nyc-diner", timezone="America/New_York")
-    nyc.activate()
-    catalog = catalog_make()
     # 01:30 in New York is 14:30 in Shanghai: the previous day there, the same day here.
     at = datetime(2025, 1, 28, 1, 30, tzinfo=NEW_YORK)
-    task = _create(nyc, catalog.tea, at)
-    assert task.number == "20250127001"
-    assert task.created_at == at
-    acme.activate()
-    # Shanghai sees the same instant as 28 January, afternoon.
+    with nyc.active():
+        catalog = catalog_make()
+        task = _create(nyc, catalog.tea, at)
+        assert task.number == "20250127001"
+        assert task.created_at == at
+    # On acme's schema, Shanghai sees the same instant as 28 January, afternoon.
     tea = catalog_make().tea
     assert _create(acme, tea, at).number == "20250128001"
-    nyc.activate()
-    assert Task.objects.count() == 1
+    with nyc.active():
+        assert Task.objects.count() == 1

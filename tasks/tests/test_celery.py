@@ -5,20 +5,20 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from events.models import TaskEvent
 from tasks.models import IdempotencyKey, Task
 from tasks.services import task_create
 from tasks.tasks import expire_pending_dispatch
+from testing.factories import catalog_make
+from testing.orgs import public_schema
 
-from .conftest import catalog_make, ledger_ok
+from .conftest import ledger_ok
 
 
 @pytest.mark.slow
 def test_beat_dispatcher_expires_stale_tasks_on_a_real_worker(committed_org, celery_worker_process):
-    committed_org.activate()
     catalog = catalog_make()
     user = committed_org.users["staff"]
     now = timezone.now()
@@ -28,12 +28,10 @@ def test_beat_dispatcher_expires_stale_tasks_on_a_real_worker(committed_org, cel
     IdempotencyKey.objects.create(
         key="old", user=user, request_hash="x", created_at=now - timedelta(hours=30)
     )
-    connection.set_schema_to_public()  # beat sends the dispatcher from the public schema
+    with public_schema():  # beat sends the dispatcher from the public schema
+        result = expire_pending_dispatch.delay()
+        assert result.get(timeout=30) >= 1  # one job per active organization
 
-    result = expire_pending_dispatch.delay()
-    assert result.get(timeout=30) >= 1  # one job per active organization
-
-    committed_org.activate()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if Task.objects.get(pk=stale.pk).status == "expired":

@@ -13,8 +13,7 @@ from agents.models import Agent, StockMovement
 from events.models import TaskEvent
 from tasks.models import DailySequence, Task
 from tasks.services import task_number
-
-from .conftest import agent_make, catalog_make
+from testing.factories import agent_make, catalog_make
 
 URL = "/api/v1/tasks/"
 THREADS = 20
@@ -48,13 +47,10 @@ def _run(org, bodies: list[dict], *, role="staff", headers=None) -> list:
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         futures = [pool.submit(worker, i) for i in range(THREADS)]
-        out = [result for future in futures for result in future.result()]
-    org.activate()
-    return out
+        return [result for future in futures for result in future.result()]
 
 
 def test_200_concurrent_creates_sell_exactly_the_stock(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     wok = agent_make(name="Wok special", category=catalog.hot, price="58.00", stock=50)
     body = {
@@ -76,7 +72,6 @@ def test_200_concurrent_creates_sell_exactly_the_stock(committed_org):
 
 
 def test_200_concurrent_creates_get_distinct_well_formed_numbers(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     body = {"items": [{"agent_id": catalog.noodles.id, "quantity": 1}]}
     results = _run(committed_org, [body] * 200)
@@ -93,7 +88,6 @@ def test_200_concurrent_creates_get_distinct_well_formed_numbers(committed_org):
 
 
 def test_10_concurrent_creates_with_one_idempotency_key_make_one_task(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     body = {"items": [{"agent_id": catalog.duck.id, "quantity": 2}], "workspace": "B07"}
     results = _run(committed_org, [body] * 10, headers={"HTTP_IDEMPOTENCY_KEY": "tap-twice-42"})
@@ -108,13 +102,11 @@ def test_10_concurrent_creates_with_one_idempotency_key_make_one_task(committed_
     replay = committed_org.client("staff").post(
         URL, body, format="json", HTTP_IDEMPOTENCY_KEY="tap-twice-42"
     )
-    committed_org.activate()
     assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
     assert Task.objects.count() == 1
 
 
 def test_crossing_items_and_concurrent_cancels_never_deadlock(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     a = agent_make(name="A", category=catalog.hot, price="10.00", stock=1000)
     b = agent_make(name="B", category=catalog.drinks, price="20.00", stock=1000)

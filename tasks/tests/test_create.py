@@ -9,6 +9,7 @@ from django.utils import timezone
 from agents.models import StockMovement
 from events.models import TaskEvent
 from tasks.models import DailySequence, IdempotencyKey, Task, TaskItem
+from testing.events import assert_events
 
 from .conftest import counts, ledger_ok
 
@@ -32,10 +33,11 @@ def _body(catalog, **extra):
 
 
 def test_create_computes_totals_snapshots_number_and_takes_stock(acme, catalog):
-    response = acme.client("staff").post(URL, _body(catalog), format="json")
+    # One task.created event (duck keeps 9 of 10: above its low-stock threshold).
+    with assert_events(1, types=["task.created"]) as events:
+        response = acme.client("staff").post(URL, _body(catalog), format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
-    acme.activate()
     task = Task.objects.get()
     # 2 x 32.00 + 128.00 + 3 x 12.50 = 229.50
     assert body["subtotal"] == "229.50"
@@ -67,18 +69,18 @@ def test_create_computes_totals_snapshots_number_and_takes_stock(acme, catalog):
     assert ledger_ok(catalog.duck) and catalog.duck.stock == 9
     movement = StockMovement.objects.get(agent=catalog.duck, reason="task")
     assert (movement.delta, movement.task_id, movement.stock_after) == (-1, task.id, 9)
-    # One task.created event carrying the serialized task and its categories.
+    # The task.created event carries the serialized task and its categories.
     event = TaskEvent.objects.get(type="task.created")
     assert event.task_id == task.id
     assert sorted(event.category_ids) == sorted({catalog.hot.id, catalog.drinks.id})
     assert event.payload == body
+    assert events[0]["seq"] == event.seq and events[0]["data"] == body
 
 
 def test_price_snapshot_survives_catalog_changes(acme, catalog):
     response = acme.client("staff").post(
         URL, {"items": [{"agent_id": catalog.noodles.id, "quantity": 1}]}, format="json"
     )
-    acme.activate()
     catalog.noodles.unit_price = Decimal("99.00")
     catalog.noodles.name = "Renamed"
     catalog.noodles.save()
@@ -99,7 +101,6 @@ def test_numbers_follow_the_daily_sequence(acme, catalog):
 def test_sequence_past_999_uses_four_digits(acme, catalog):
     from organizations.business_day import business_date
 
-    acme.activate()
     DailySequence.objects.create(business_date=business_date(acme.organization), last_value=999)
     response = acme.client("staff").post(
         URL, {"items": [{"agent_id": catalog.tea.id, "quantity": 1}]}, format="json"
@@ -118,7 +119,6 @@ def test_duplicate_agent_lines_stay_separate_and_take_stock_for_their_sum(acme, 
     response = acme.client("staff").post(URL, body, format="json")
     assert response.status_code == 201, response.json()
     assert [i["quantity"] for i in response.json()["items"]] == [2, 3]
-    acme.activate()
     assert ledger_ok(catalog.juice) and catalog.juice.stock == 0
     # The sum is checked against stock, not each line.
     again = acme.client("staff").post(
@@ -129,29 +129,30 @@ def test_duplicate_agent_lines_stay_separate_and_take_stock_for_their_sum(acme, 
 
 
 def test_sold_out_and_low_stock_events_come_with_the_create(acme, catalog):
-    acme.client("staff").post(
-        URL, {"items": [{"agent_id": catalog.duck.id, "quantity": 7}]}, format="json"
-    )
-    acme.activate()
-    types = list(TaskEvent.objects.order_by("seq").values_list("type", flat=True))
     # task.created is appended by cc_task_create; the stock events after it, by the threshold
-    # rule in Python (agents.stock.stock_events_emit), in the same transaction.
+    # rule in Python (agents.stock.stock_events_emit), in the same transaction; published in
+    # that order after the commit.
+    with assert_events(2, types=["task.created", "agent.low_stock"]) as events:
+        acme.client("staff").post(
+            URL, {"items": [{"agent_id": catalog.duck.id, "quantity": 7}]}, format="json"
+        )
+    types = list(TaskEvent.objects.order_by("seq").values_list("type", flat=True))
     assert types == ["task.created", "agent.low_stock"]
     seqs = list(TaskEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == sorted(seqs) and len(set(seqs)) == 2
+    assert [event["seq"] for event in events] == seqs
 
 
 def _assert_refused(acme, catalog, body, status, code, field=None, headers=None):
-    acme.activate()
     before = counts()
     stocks = {a.id: a.stock for a in (catalog.duck, catalog.juice)}
-    response = acme.client("staff").post(URL, body, format="json", **(headers or {}))
+    with assert_events(0):
+        response = acme.client("staff").post(URL, body, format="json", **(headers or {}))
     assert response.status_code == status, response.json()
     error = response.json()["error"]
     assert error["code"] == code, error
     if field is not None:
         assert field in error["details"]["fields"], error
-    acme.activate()
     assert counts() == before
     assert TaskItem.objects.count() == 0
     for agent in (catalog.duck, catalog.juice):
@@ -245,12 +246,10 @@ def test_body_that_is_not_an_object_is_refused(acme, catalog):
 
 
 def test_malformed_json_is_refused(acme, catalog):
-    acme.activate()
     before = counts()
     response = acme.client("staff").post(URL, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "MALFORMED_REQUEST"
-    acme.activate()
     assert counts() == before
 
 
@@ -280,7 +279,6 @@ def test_same_key_and_body_replays_the_first_response(acme, catalog):
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
     assert second["Idempotent-Replayed"] == "true"
-    acme.activate()
     assert Task.objects.count() == 1
     assert catalog.duck.__class__.objects.get(pk=catalog.duck.pk).stock == 9
     record = IdempotencyKey.objects.get()
@@ -293,7 +291,6 @@ def test_same_key_different_body_is_a_422(acme, catalog):
     other = client.post(URL, _body(catalog, notes="x"), format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
-    acme.activate()
     assert Task.objects.count() == 1
 
 
@@ -302,12 +299,10 @@ def test_keys_are_per_user(acme, catalog):
     acme.client("staff").post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k")
     response = acme.client("manager").post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert response.status_code == 201
-    acme.activate()
     assert Task.objects.count() == 2
 
 
 def test_key_in_flight_is_a_409(acme, catalog):
-    acme.activate()
     import psycopg
 
     from tasks.idempotency import _lock_id, request_fingerprint
@@ -326,12 +321,10 @@ def test_key_in_flight_is_a_409(acme, catalog):
         response = acme.client("staff").post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="busy")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
-    acme.activate()
     assert Task.objects.count() == 0
 
 
 def test_abandoned_and_expired_keys_are_taken_over(acme, catalog):
-    acme.activate()
     from tasks.idempotency import request_fingerprint
 
     body = _body(catalog)
@@ -353,7 +346,6 @@ def test_abandoned_and_expired_keys_are_taken_over(acme, catalog):
     client = acme.client("staff")
     assert client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="stale").status_code == 201
     assert client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="old").status_code == 201
-    acme.activate()
     assert Task.objects.count() == 2
 
 
@@ -362,7 +354,6 @@ def test_a_refused_create_releases_its_key(acme, catalog):
     body = {"items": [{"agent_id": catalog.juice.id, "quantity": 6}]}
     first = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="retry-me")
     assert first.status_code == 409
-    acme.activate()
     assert IdempotencyKey.objects.count() == 0
     # Stock arrives; the client retries with the same key and succeeds.
     catalog.juice.__class__.objects.filter(pk=catalog.juice.pk).update(stock=6)
@@ -377,7 +368,6 @@ def test_bad_idempotency_key_is_a_400(acme, catalog):
     )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]["details"]["fields"]
-    acme.activate()
     assert counts() == (0, 2, 0)  # the two initial-stock movements of the catalog
 
 
@@ -385,9 +375,8 @@ def test_create_query_count_does_not_grow_with_items(acme, catalog):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from .conftest import agent_make
+    from testing.factories import agent_make
 
-    acme.activate()
     limited = [
         agent_make(name=f"Dish {i}", category=catalog.hot, price="10.00", stock=100)
         for i in range(20)
@@ -407,7 +396,6 @@ def test_fast_representation_matches_the_declared_serializer(acme, catalog):
     from tasks.serializers import TaskSerializer
     from tasks.services import task_create, task_item_set_done, task_transition
 
-    acme.activate()
     task = task_create(
         user=acme.users["staff"],
         items=[

@@ -18,8 +18,9 @@ from events.services import event_actor
 from organizations.business_day import business_date
 from tasks.models import DailySequence, Task, TaskItem
 from tasks.services import _create_write, task_create, task_item_snapshot, task_serialize
+from testing.factories import agent_make, category_make
 
-from .conftest import agent_make, counts, ledger_ok
+from .conftest import counts, ledger_ok
 
 
 def build_call(
@@ -267,24 +268,22 @@ def test_each_schema_runs_its_own_function_on_its_own_tables(acme, globex, catal
     """One connection, two organizations: the function (and its cached plans) write into the
     schema of the tenant set on the connection."""
     call(build_call([(catalog.duck, 1, "")])[0])
-    globex.activate()
-    globex_catalog = _small_catalog()
-    before = Task.objects.count()
-    result = call(build_call([(globex_catalog, 2, "")])[0])
-    assert Task.objects.count() == before + 1
-    assert Task.objects.filter(pk=result["task_id"], number=result["number"]).exists()
-    globex_catalog.refresh_from_db()
-    assert globex_catalog.stock == 2 and ledger_ok(globex_catalog)
-    acme.activate()
+    with globex.active():
+        globex_catalog = _small_catalog()
+        before = Task.objects.count()
+        result = call(build_call([(globex_catalog, 2, "")])[0])
+        assert Task.objects.count() == before + 1
+        assert Task.objects.filter(pk=result["task_id"], number=result["number"]).exists()
+        globex_catalog.refresh_from_db()
+        assert globex_catalog.stock == 2 and ledger_ok(globex_catalog)
+    # Back on acme's schema.
     assert Task.objects.count() == 1
     assert not TaskItem.objects.filter(agent_id=globex_catalog.id, quantity=2).exists()
     assert ledger_ok(catalog.duck) and catalog.duck.stock == 9
 
 
 def _small_catalog() -> Agent:
-    from agents.models import AgentCategory
-
-    category = AgentCategory.objects.create(name="Globex mains")
+    category = category_make(name="Globex mains")
     return agent_make(name="Globex stew", category=category, price="15.00", stock=4)
 
 
@@ -298,8 +297,7 @@ def test_a_new_organization_has_the_function(committed_org):
         )
         assert [row[0] for row in cursor.fetchall()] == [committed_org.schema]
 
-    committed_org.activate()
-    from .conftest import catalog_make
+    from testing.factories import catalog_make
 
     catalog = catalog_make()
     task = task_create(
@@ -334,10 +332,8 @@ def test_unlimited_agent_deleted_between_read_and_write_is_agent_not_found(
     from agents.selectors import agents_orderable
     from tasks import services
     from tasks.errors import AgentNotFound
+    from testing.factories import catalog_make
 
-    from .conftest import catalog_make
-
-    committed_org.activate()
     catalog = catalog_make()
     doomed = agent_make(name="Doomed dish", category=catalog.hot, price="9.00")
     sequences = list(DailySequence.objects.values_list("business_date", "last_value"))

@@ -73,7 +73,6 @@ def _models_by_table() -> dict:
 
 @pytest.mark.parametrize("function", sorted(WRITES))
 def test_function_inserts_match_the_models(acme, function):
-    acme.activate()
     inserts = _inserts(_function_source(function))
     assert set(inserts) == WRITES[function]
     models = _models_by_table()
@@ -101,7 +100,6 @@ def test_function_inserts_match_the_models(acme, function):
 def test_one_sql_definition_of_an_event_append(acme):
     """The create function appends through cc_event_append; it never touches the event tables
     itself (the counter upsert lives in one place)."""
-    acme.activate()
     source = _function_source("cc_task_create")
     assert "cc_event_append(" in source
     assert "tasks_eventcounter" not in source and "tasks_taskevent" not in source

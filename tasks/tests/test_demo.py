@@ -12,7 +12,6 @@ from tasks.services import task_number
 
 
 def test_demo_catalog_is_realistic_and_idempotent(acme):
-    acme.activate()
     seed_demo_catalog(acme.organization)
     seed_demo_catalog(acme.organization)
     names = set(AgentCategory.objects.values_list("name", flat=True))
@@ -29,7 +28,6 @@ def test_demo_catalog_is_realistic_and_idempotent(acme):
 
 
 def test_demo_history_follows_peaks_and_stays_consistent(acme):
-    acme.activate()
     org = acme.organization
     seed_demo_catalog(org)
     ticks = []

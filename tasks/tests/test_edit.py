@@ -14,14 +14,14 @@ from agents.models import Agent, StockMovement
 from events.models import TaskEvent
 from tasks.models import Task, TaskItem
 from tasks.services import task_advance, task_create
+from testing.factories import agent_make, catalog_make
 
-from .conftest import agent_make, catalog_make, counts, ledger_ok
+from .conftest import counts, ledger_ok
 
 URL = "/api/v1/tasks/"
 
 
 def _task(acme, catalog, *, duck=2, juice=1, discount="0.00"):
-    acme.activate()
     items = [
         {"agent_id": catalog.noodles.id, "quantity": 1, "notes": ""},
         {"agent_id": catalog.duck.id, "quantity": duck, "notes": ""},
@@ -39,7 +39,6 @@ def test_staff_edits_fields_with_one_event_carrying_the_changes(acme, catalog):
     before = TaskEvent.objects.count()
     body = {"workspace": "C09", "customer_name": "王先生", "notes": "no MSG", "priority": "rush"}
     response = acme.client("staff").patch(f"{URL}{task.pk}/", body, format="json")
-    acme.activate()
     assert response.status_code == 200, response.json()
     assert {k: response.json()[k] for k in body} == body
     task.refresh_from_db()
@@ -54,7 +53,6 @@ def test_staff_edits_fields_with_one_event_carrying_the_changes(acme, catalog):
     assert event.actor == {"type": "user", "id": staff.pk, "name": staff.email}
     # The same values again change nothing: no event.
     again = acme.client("staff").patch(f"{URL}{task.pk}/", body, format="json")
-    acme.activate()
     assert again.status_code == 200 and TaskEvent.objects.count() == before + 1
 
 
@@ -67,7 +65,6 @@ def test_staff_may_not_change_items_and_nothing_is_written(acme, catalog):
         {"items": [{"id": line.id, "quantity": 1}], "workspace": "Z1"},
         format="json",
     )
-    acme.activate()
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "PERMISSION_DENIED"
     assert counts() == before
@@ -89,7 +86,6 @@ def test_manager_adds_removes_and_changes_lines_through_the_ledger(acme, catalog
         ]
     }
     response = acme.client("manager").patch(f"{URL}{task.pk}/", body, format="json")
-    acme.activate()
     assert response.status_code == 200, response.json()
     data = response.json()
     quantities = sorted((i["agent_name"], i["quantity"]) for i in data["items"])
@@ -132,7 +128,6 @@ def test_manager_adds_removes_and_changes_lines_through_the_ledger(acme, catalog
     assert new_events[0].payload["items"] == data["items"]
     # Cancel gives back exactly what the task holds now (the ledger's net).
     cancel = acme.client("manager").post(f"{URL}{task.pk}/cancel/", {"reason": "x"}, format="json")
-    acme.activate()
     assert cancel.status_code == 200
     catalog.duck.refresh_from_db()
     catalog.juice.refresh_from_db()
@@ -151,7 +146,6 @@ def test_removing_a_line_gives_back_only_what_the_task_took(acme, catalog):
         if agent_id != catalog.noodles.id
     ]
     response = acme.client("manager").patch(f"{URL}{task.pk}/", {"items": keep}, format="json")
-    acme.activate()
     assert response.status_code == 200, response.json()
     assert Agent.objects.get(pk=catalog.noodles.pk).stock == 4
     assert ledger_ok(catalog.noodles)
@@ -168,7 +162,6 @@ def test_insufficient_stock_names_the_agents_and_writes_nothing(acme, catalog):
         ]
     }
     response = acme.client("owner").patch(f"{URL}{task.pk}/", body, format="json")
-    acme.activate()
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "INSUFFICIENT_STOCK"
@@ -191,7 +184,6 @@ def test_edit_refusals(acme, catalog):
 
     def patch(body, task_id=task.pk):
         response = client.patch(f"{URL}{task_id}/", body, format="json")
-        acme.activate()
         return response.status_code, response.json()
 
     # The discount must still fit the new subtotal (32 + 22 = 54 < 150).
@@ -214,7 +206,6 @@ def test_edit_refusals(acme, catalog):
     status, body = patch({"status": "ready"})
     assert status == 400 and "status" in body["error"]["details"]["fields"]
     assert client.put(f"{URL}{task.pk}/", {}, format="json").status_code == 405
-    acme.activate()
     # From in_progress on the task is locked: items and fields alike.
     task_advance(task_id=task.pk)
     task_advance(task_id=task.pk)
@@ -251,7 +242,6 @@ def _parallel(*calls):
 
 
 def test_an_edit_racing_creates_for_the_last_units_never_oversells(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     manager = committed_org.client("manager")
     creators = [committed_org.client("staff") for _ in range(3)]
@@ -259,7 +249,6 @@ def test_an_edit_racing_creates_for_the_last_units_never_oversells(committed_org
         client.get("/health/")
     outcomes = set()
     for round_number in range(6):
-        committed_org.activate()
         wok = agent_make(name=f"Wok {round_number}", category=catalog.hot, price="58.00", stock=6)
         task = task_create(
             user=committed_org.users["staff"], items=[{"agent_id": wok.id, "quantity": 2}]
@@ -274,7 +263,6 @@ def test_an_edit_racing_creates_for_the_last_units_never_oversells(committed_org
 
         creates = [lambda c=c, body=body: c.post(URL, body, format="json") for c in creators]
         responses = _parallel(edit, *creates)
-        committed_org.activate()
         statuses = [r.status_code for r in responses]
         assert statuses[0] in (200, 409) and set(statuses[1:]) <= {201, 409}, statuses
         errors = [r.json()["error"]["code"] for r in responses if r.status_code == 409]
@@ -290,7 +278,6 @@ def test_an_edit_racing_creates_for_the_last_units_never_oversells(committed_org
 
 
 def test_edits_racing_cancels_keep_the_ledger_identity(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     a = agent_make(name="A", category=catalog.hot, price="10.00", stock=500)
     b = agent_make(name="B", category=catalog.drinks, price="20.00", stock=500)
@@ -329,7 +316,6 @@ def test_edits_racing_cancels_keep_the_ledger_identity(committed_org):
     calls = [lambda i=i: edit(i) for i in range(len(tasks))]
     calls += [lambda i=i: cancel(i) for i in range(len(tasks))]
     results = _parallel(*calls)
-    committed_org.activate()
     edits, cancels = results[: len(tasks)], results[len(tasks) :]
     assert cancels == [200] * len(tasks)
     assert set(edits) <= {200, 409}

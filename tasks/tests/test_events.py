@@ -18,8 +18,8 @@ from events.models import TaskEvent
 from events.services import _server, events_group_name
 from tasks.models import Task
 from tasks.services import task_advance, task_create
-
-from .conftest import catalog_make
+from testing.events import assert_events, capture_events
+from testing.factories import catalog_make
 
 
 class Abort(Exception):
@@ -49,7 +49,6 @@ class Inbox:
 
 
 def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     user = committed_org.users["staff"]
     group = events_group_name(committed_org.schema)
@@ -106,7 +105,12 @@ def test_rolled_back_work_publishes_nothing_and_committed_work_publishes_once(co
             inbox.close()
             await layer.group_discard(group, channel)
 
-    async_to_sync(scenario)()
+    with capture_events() as published:
+        async_to_sync(scenario)()
+    # Through the one publisher: the committed create's two events and the advance's, nothing
+    # of the rolled-back create.
+    assert published.types == ["task.created", "agent.low_stock", "task.status_changed"]
+    assert set(published.schemas) == {committed_org.schema}
 
 
 # --- the catalog version goes with the events ------------------------------------------------
@@ -127,7 +131,6 @@ def _redis_commands(block) -> list[dict]:
 
 
 def _create_and_watch(committed_org) -> tuple[list[dict], str, str]:
-    committed_org.activate()
     catalog = catalog_make()
     items = [{"agent_id": catalog.duck.id, "quantity": 1, "notes": ""}]  # duck has a stock
     version_key = cache.make_key("catalog:version")
@@ -170,12 +173,12 @@ def test_create_bumps_the_catalog_apart_when_the_layer_is_elsewhere(committed_or
 
 
 def test_create_without_stock_leaves_the_catalog_version_alone(committed_org):
-    committed_org.activate()
     catalog = catalog_make()
     cache.set("catalog:version", "before", timeout=None)
     items = [{"agent_id": catalog.tea.id, "quantity": 1, "notes": ""}]
     assert catalog.tea.stock is None
-    task_create(user=committed_org.users["staff"], items=items)
+    with assert_events(1, types=["task.created"]):
+        task_create(user=committed_org.users["staff"], items=items)
     assert cache.get("catalog:version") == "before"
 
 

@@ -14,8 +14,7 @@ from django.utils import timezone
 from agents.models import Agent
 from tasks.idempotency import _lock_id, request_fingerprint
 from tasks.models import IdempotencyKey, Task
-
-from .conftest import catalog_make
+from testing.factories import catalog_make
 
 URL = "/api/v1/tasks/"
 KEY = "slow-first-create"
@@ -50,7 +49,6 @@ def _post(client, body):
 
 
 def test_a_retry_during_a_slow_first_create_is_409_and_never_a_second_task(committed_org):
-    committed_org.activate()
     duck = catalog_make().duck  # stock 10: create locks its row
     body = {"items": [{"agent_id": duck.id, "quantity": 1}], "workspace": "A01"}
     first_client, retry_client = committed_org.client("staff"), committed_org.client("staff")
@@ -75,7 +73,6 @@ def test_a_retry_during_a_slow_first_create_is_409_and_never_a_second_task(commi
             assert not first.done(), first.result()
             time.sleep(0.05)
         # "60 s into the first create": its claim looks old.
-        committed_org.activate()
         claimed_at = IdempotencyKey.objects.get(key=KEY).created_at
         aged = IdempotencyKey.objects.filter(key=KEY).update(
             created_at=claimed_at - timedelta(minutes=2)
@@ -96,7 +93,6 @@ def test_a_retry_during_a_slow_first_create_is_409_and_never_a_second_task(commi
     if retry_answer is None:
         retry_answer = retry.result(timeout=30)
     pool.shutdown()
-    committed_org.activate()
 
     assert first_answer[0] == 201, first_answer
     assert retry_answer[0] == 409, retry_answer
@@ -106,7 +102,6 @@ def test_a_retry_during_a_slow_first_create_is_409_and_never_a_second_task(commi
     assert Agent.objects.get(pk=duck.pk).stock == 9
     # Once the first answer is stored, the same retry replays it.
     status, replay, replayed = _post(committed_org.client("staff"), body)
-    committed_org.activate()
     assert (status, replay["id"], replayed) == (201, first_answer[1]["id"], "true")
     assert Task.objects.count() == 1
 
@@ -114,14 +109,12 @@ def test_a_retry_during_a_slow_first_create_is_409_and_never_a_second_task(commi
 def test_a_claim_whose_owner_is_gone_is_taken_over_at_once(committed_org):
     """A claim row with no answer and no live owner (its process was killed after claiming):
     the retry proves that with the key's lock and does the work, without waiting."""
-    committed_org.activate()
     tea = catalog_make().tea
     body = {"items": [{"agent_id": tea.id, "quantity": 2}]}
     IdempotencyKey.objects.create(
         key=KEY, user=committed_org.users["staff"], request_hash=request_fingerprint(body)
     )
     status, answer, _replayed = _post(committed_org.client("staff"), body)
-    committed_org.activate()
     assert status == 201, answer
     record = IdempotencyKey.objects.get(key=KEY)
     assert (record.response_status, record.task_id) == (201, answer["id"])
@@ -131,7 +124,6 @@ def test_a_claim_whose_owner_is_gone_is_taken_over_at_once(committed_org):
 def test_a_live_owner_in_another_session_keeps_its_key(committed_org):
     """The owner is alive as long as its PostgreSQL session holds the key's lock, whatever the
     claim's age: a retry is 409 and writes nothing."""
-    committed_org.activate()
     tea = catalog_make().tea
     body = {"items": [{"agent_id": tea.id, "quantity": 1}]}
     staff = committed_org.users["staff"]
@@ -146,20 +138,17 @@ def test_a_live_owner_in_another_session_keeps_its_key(committed_org):
         other_status, other_answer, _ = _post(committed_org.client("staff"), other_body)
     finally:
         owner.close()  # the owner's session ends: its lock goes with it
-    committed_org.activate()
     assert (status, answer["error"]["code"]) == (409, "IDEMPOTENCY_IN_PROGRESS")
     assert (other_status, other_answer["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     assert Task.objects.count() == 0
     # Owner gone: the retry takes the claim over.
     status, answer, _replayed = _post(committed_org.client("staff"), body)
-    committed_org.activate()
     assert status == 201, answer
     assert Task.objects.count() == 1
 
 
 def test_threads_race_one_key_after_its_owner_died(committed_org):
     """Several retries of a dead owner's claim at once: exactly one takes it over."""
-    committed_org.activate()
     tea = catalog_make().tea
     body = {"items": [{"agent_id": tea.id, "quantity": 1}]}
     IdempotencyKey.objects.create(
@@ -176,7 +165,6 @@ def test_threads_race_one_key_after_its_owner_died(committed_org):
 
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:
         results = list(pool.map(go, clients))
-    committed_org.activate()
     statuses = sorted(status for status, _answer, _replayed in results)
     assert set(statuses) <= {201, 409}, results
     assert len({answer["id"] for status, answer, _ in results if status == 201}) == 1
@@ -187,10 +175,9 @@ def test_lock_ids_are_per_schema_user_and_key(acme, globex):
     """Advisory locks are per database and user ids repeat across tenant schemas: the lock of
     one organization's key never blocks another's (this test also makes a run of this file
     alone set up the test database: pytest-django does so for ``db`` users only)."""
-    acme.activate()
     mine = _lock_id(user_id=1, key=KEY)
     assert mine == _lock_id(user_id=1, key=KEY)
     assert mine != _lock_id(user_id=2, key=KEY)
     assert mine != _lock_id(user_id=1, key=KEY + "x")
-    globex.activate()
-    assert mine != _lock_id(user_id=1, key=KEY)
+    with globex.active():
+        assert mine != _lock_id(user_id=1, key=KEY)

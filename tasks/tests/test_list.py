@@ -14,7 +14,6 @@ URL = "/api/v1/tasks/"
 
 
 def _tasks(acme, catalog, n, **kwargs):
-    acme.activate()
     items = [
         {"agent_id": catalog.noodles.id, "quantity": 1, "notes": ""},
         {"agent_id": catalog.tea.id, "quantity": 2, "notes": ""},
@@ -161,5 +160,4 @@ def test_schema_documents_the_task_endpoints(acme):
 
 
 def test_task_ordering_model_default_matches_api(acme, catalog):
-    acme.activate()
     assert Task._meta.ordering == ["-pinned", "-priority", "created_at", "id"]

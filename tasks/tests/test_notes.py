@@ -17,7 +17,6 @@ URL = "/api/v1/tasks/"
 
 
 def _task(acme, catalog, *, completed=False):
-    acme.activate()
     task = task_create(
         user=acme.users["staff"], items=[{"agent_id": catalog.noodles.id, "quantity": 1}]
     )
@@ -49,7 +48,6 @@ def test_note_validation_and_score_only_once_completed(acme, catalog):
 
     def post(body, task_id=task.pk):
         response = client.post(f"{URL}{task_id}/notes/", body, format="json")
-        acme.activate()
         return response
 
     for body, field in [
@@ -96,7 +94,6 @@ def test_reports_average_the_scores_and_count_the_notes(acme, catalog, tmp_path)
     response = acme.client("manager").get(
         "/api/v1/reports/dashboard/", {"from": day.isoformat(), "to": day.isoformat()}
     )
-    acme.activate()
     assert response.status_code == 200, response.json()
     body = response.json()
     feedback = body.get("feedback") or body.get("metrics", {}).get("feedback")
@@ -112,7 +109,6 @@ def test_reports_average_the_scores_and_count_the_notes(acme, catalog, tmp_path)
 
 
 def test_summary_of_a_report_without_notes_has_an_empty_score(acme, catalog):
-    acme.activate()
     day = business_date(acme.organization, timezone.now())
     metrics = compute_metrics(acme.organization, day, day)
     assert metrics["feedback"] == {"notes": 0, "scores": 0, "average_score": None}

@@ -14,7 +14,6 @@ URL = "/api/v1/tasks/"
 
 
 def _task(acme, catalog, *, minutes_ago=0, **fields):
-    acme.activate()
     return task_create(
         user=acme.users["staff"],
         items=[{"agent_id": catalog.duck.id, "quantity": 1}],
@@ -27,7 +26,6 @@ def test_rush_at_create_through_the_api_and_its_event(acme, catalog):
     client = acme.client("staff")
     body = {"items": [{"agent_id": catalog.duck.id, "quantity": 1}], "priority": "rush"}
     response = client.post(URL, body, format="json")
-    acme.activate()
     assert response.status_code == 201, response.json()
     assert response.json()["priority"] == "rush"
     task = Task.objects.get(pk=response.json()["id"])
@@ -44,7 +42,6 @@ def test_rush_at_create_through_the_api_and_its_event(acme, catalog):
 
 
 def test_stock_events_of_a_create_carry_the_actor(acme, catalog):
-    acme.activate()
     task_create(user=acme.users["manager"], items=[{"agent_id": catalog.duck.id, "quantity": 7}])
     low = TaskEvent.objects.get(type="agent.low_stock")
     assert low.actor["type"] == "user" and low.actor["id"] == acme.users["manager"].pk
@@ -60,7 +57,6 @@ def test_list_and_board_order_pinned_then_rush_then_oldest(acme, catalog):
     expected = [pinned.pk, old_rush.pk, new_rush.pk, oldest.pk, newest.pk]
     results = acme.client("staff").get(URL).json()["results"]
     assert [t["id"] for t in results] == expected
-    acme.activate()
     assert [t.pk for t in task_list_active_for_station(station=[])] == expected
     assert [t.pk for t in task_list_active_for_station(station=[catalog.hot.id])] == expected
     rush = acme.client("staff").get(URL, {"priority": "rush"}).json()["results"]

@@ -46,7 +46,6 @@ def test_create_is_two_queries(acme, catalog, staff, django_assert_num_queries):
         _create(staff, catalog, (catalog.noodles, 2), (catalog.tea, 1))  # unlimited only
     with django_assert_num_queries(CREATE_QUERIES):
         _create(staff, catalog, (catalog.duck, 1), (catalog.juice, 1), (catalog.tea, 1))
-    acme.activate()
     assert Task.objects.count() == 3
     assert TaskEvent.objects.filter(type="task.created").count() == 3
 
@@ -57,7 +56,6 @@ def test_a_threshold_crossing_adds_one_append_per_event(
     # The duck: stock 10, threshold 3 (7 -> low); the juice: stock 5 (5 -> sold out).
     with django_assert_num_queries(CREATE_QUERIES + 2):
         _create(staff, catalog, (catalog.duck, 7), (catalog.juice, 5))
-    acme.activate()
     assert list(TaskEvent.objects.order_by("seq").values_list("type", flat=True)) == [
         "task.created",
         "agent.low_stock",

@@ -23,7 +23,6 @@ URL = "/api/v1/tasks/"
 
 
 def _task_at(acme, catalog, status: str) -> Task:
-    acme.activate()
     task = task_create(
         user=acme.users["staff"], items=[{"agent_id": catalog.noodles.id, "quantity": 1}]
     )
@@ -34,7 +33,6 @@ def _task_at(acme, catalog, status: str) -> Task:
 
 def _recall(acme, task, role="staff"):
     response = acme.client(role).post(f"{URL}{task.pk}/recall/")
-    acme.activate()
     return response
 
 
@@ -105,7 +103,6 @@ def test_recall_window_is_the_organizations_recall_minutes(acme, catalog):
     assert Task.objects.get(pk=task.pk).status == TaskStatus.READY
     assert TaskEvent.objects.count() == before
     # A longer window set by the organization lets it through.
-    acme.activate()
     organization.recall_minutes = 15
     try:
         assert task_recall(task_id=task.pk).status == TaskStatus.IN_PROGRESS

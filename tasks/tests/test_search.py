@@ -10,7 +10,6 @@ URL = "/api/v1/tasks/"
 
 
 def _task(acme, catalog, **fields):
-    acme.activate()
     return task_create(
         user=acme.users["staff"],
         items=[{"agent_id": catalog.noodles.id, "quantity": 1}],
@@ -20,7 +19,6 @@ def _task(acme, catalog, **fields):
 
 def _ids(acme, **params) -> list[int]:
     response = acme.client("staff").get(URL, params)
-    acme.activate()
     assert response.status_code == 200, response.json()
     return sorted(t["id"] for t in response.json()["results"])
 
@@ -50,7 +48,6 @@ def test_search_query_count_is_constant(acme, catalog, django_assert_num_queries
     client = acme.client("staff")
     _task(acme, catalog, workspace="Q1", customer_name="Zhang")
     client.get(URL, {"search": "zhang"})  # warm: authentication and per-process caches
-    acme.activate()
     with django_assert_num_queries(_count(client)) as one:
         response = client.get(URL, {"search": "zhang", "page_size": 100})
     assert len(response.json()["results"]) == 1
@@ -59,7 +56,6 @@ def test_search_query_count_is_constant(acme, catalog, django_assert_num_queries
     with django_assert_num_queries(len(one.captured_queries)):
         response = client.get(URL, {"search": "zhang", "page_size": 100})
     assert len(response.json()["results"]) == 30
-    acme.activate()
 
 
 def _count(client) -> int:
@@ -80,7 +76,6 @@ def test_search_uses_the_trigram_index(acme, catalog):
     if not _trigram_available():
         pytest.skip("this PostgreSQL has no pg_trgm (the embedded pgserver): no search index")
     _task(acme, catalog, workspace="IDX1")
-    acme.activate()
     queryset = Task.objects.all()
     from tasks.filters import TaskFilter
 

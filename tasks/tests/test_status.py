@@ -18,6 +18,7 @@ from tasks.services import (
     task_set_pinned,
     task_transition,
 )
+from testing.events import assert_events
 
 from .conftest import ledger_ok
 
@@ -25,7 +26,6 @@ URL = "/api/v1/tasks/"
 
 
 def _task(acme, catalog, *, duck=2, juice=1, created_at=None):
-    acme.activate()
     items = [
         {"agent_id": catalog.noodles.id, "quantity": 1, "notes": ""},
         {"agent_id": catalog.duck.id, "quantity": duck, "notes": ""},
@@ -40,22 +40,20 @@ def test_every_transition_is_allowed_or_refused_by_the_machine(acme, catalog):
         for to_status in statuses:
             task = _task(acme, catalog, duck=1, juice=1)
             Task.objects.filter(pk=task.pk).update(status=from_status)
-            events_before = TaskEvent.objects.count()
             if to_status in TRANSITIONS[from_status]:
-                moved = task_transition(task_id=task.pk, to_status=to_status, reason="r")
-                assert moved.status == to_status
-                assert getattr(moved, STATUS_TIMESTAMP[to_status]) is not None
-                event = TaskEvent.objects.latest("seq")
                 expected = (
                     "task.cancelled" if to_status == TaskStatus.CANCELLED else "task.status_changed"
                 )
-                assert event.type == expected and event.payload["status"] == to_status
+                with assert_events(1, types=[expected]) as events:
+                    moved = task_transition(task_id=task.pk, to_status=to_status, reason="r")
+                assert moved.status == to_status
+                assert getattr(moved, STATUS_TIMESTAMP[to_status]) is not None
+                assert events[0]["data"]["status"] == to_status
             else:
-                with pytest.raises(InvalidTransition) as info:
+                with assert_events(0), pytest.raises(InvalidTransition) as info:
                     task_transition(task_id=task.pk, to_status=to_status, reason="r")
                 assert info.value.details == {"from": from_status, "to": to_status}
                 assert Task.objects.get(pk=task.pk).status == from_status
-                assert TaskEvent.objects.count() == events_before
             # Give the stock back between rounds so the catalog never runs dry.
             Task.objects.filter(pk=task.pk).update(status=TaskStatus.PENDING)
             if to_status not in (TaskStatus.CANCELLED, TaskStatus.EXPIRED) or (
@@ -93,15 +91,16 @@ def test_cancel_restores_stock_and_needs_a_reason(acme, catalog):
 def test_advance_walks_the_happy_path_then_refuses(acme, catalog):
     task = _task(acme, catalog)
     seen = []
-    for _ in range(4):
-        task = task_advance(task_id=task.pk)
-        seen.append(task.status)
+    with assert_events(4, types=["task.status_changed"] * 4) as events:
+        for _ in range(4):
+            task = task_advance(task_id=task.pk)
+            seen.append(task.status)
+    assert {event["data"]["id"] for event in events} == {task.pk}
     assert seen == ["accepted", "in_progress", "ready", "completed"]
     assert all((task.accepted_at, task.started_at, task.ready_at, task.completed_at))
     with pytest.raises(InvalidTransition) as info:
         task_advance(task_id=task.pk)
     assert info.value.details == {"from": "completed", "to": None}
-    assert TaskEvent.objects.filter(task=task, type="task.status_changed").count() == 4
 
 
 def test_marking_every_item_done_makes_the_task_ready(acme, catalog):
@@ -114,16 +113,14 @@ def test_marking_every_item_done_makes_the_task_ready(acme, catalog):
     task = task_item_set_done(task_id=task.pk, item_id=items[1].id, done=False)
     assert task.status == "in_progress"
     task = task_item_set_done(task_id=task.pk, item_id=items[1].id, done=True)
-    task = task_item_set_done(task_id=task.pk, item_id=items[2].id, done=True)
+    with assert_events(1, types=["task.status_changed"]) as events:
+        task = task_item_set_done(task_id=task.pk, item_id=items[2].id, done=True)
     assert task.status == "ready" and task.ready_at is not None
-    event = TaskEvent.objects.latest("seq")
-    assert event.type == "task.status_changed"
-    assert event.payload["status"] == "ready"
-    assert all(item["done"] for item in event.payload["items"])
-    events = TaskEvent.objects.count()
+    assert events[0]["data"]["status"] == "ready"
+    assert all(item["done"] for item in events[0]["data"]["items"])
     # A repeated tap on a done item is harmless; undoing an item of a ready task is refused.
-    assert task_item_set_done(task_id=task.pk, item_id=items[0].id, done=True).status == "ready"
-    assert TaskEvent.objects.count() == events
+    with assert_events(0):
+        assert task_item_set_done(task_id=task.pk, item_id=items[0].id, done=True).status == "ready"
     with pytest.raises(TaskNotActive):
         task_item_set_done(task_id=task.pk, item_id=items[0].id, done=False)
 
@@ -138,11 +135,11 @@ def test_item_of_another_task_is_a_404(acme, catalog):
 
 def test_pin_and_unpin_emit_task_updated(acme, catalog):
     task = _task(acme, catalog)
-    assert task_set_pinned(task_id=task.pk, pinned=True).pinned is True
-    assert task_set_pinned(task_id=task.pk, pinned=True).pinned is True  # no change, no event
-    assert task_set_pinned(task_id=task.pk, pinned=False).pinned is False
-    updated = TaskEvent.objects.filter(task=task, type="task.updated")
-    assert [e.payload["pinned"] for e in updated.order_by("seq")] == [True, False]
+    with assert_events(2, types=["task.updated", "task.updated"]) as events:
+        assert task_set_pinned(task_id=task.pk, pinned=True).pinned is True
+        assert task_set_pinned(task_id=task.pk, pinned=True).pinned is True  # no change, no event
+        assert task_set_pinned(task_id=task.pk, pinned=False).pinned is False
+    assert [e["data"]["pinned"] for e in events] == [True, False]
 
 
 def test_expiry_expires_only_stale_pending_tasks_and_restores_stock(acme, catalog):
@@ -151,7 +148,8 @@ def test_expiry_expires_only_stale_pending_tasks_and_restores_stock(acme, catalo
     fresh = _task(acme, catalog, duck=1, juice=1, created_at=now - timedelta(minutes=29))
     accepted = _task(acme, catalog, duck=1, juice=1, created_at=now - timedelta(hours=2))
     task_advance(task_id=accepted.pk)
-    assert task_expire_stale(now=now) == 1
+    with assert_events(1, types=["task.status_changed"]) as events:
+        assert task_expire_stale(now=now) == 1
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert old.status == "expired" and old.expired_at == now
@@ -164,9 +162,9 @@ def test_expiry_expires_only_stale_pending_tasks_and_restores_stock(acme, catalo
     ) == [2, 3]
     assert ledger_ok(catalog.duck) and catalog.duck.stock == 8
     assert ledger_ok(catalog.juice) and catalog.juice.stock == 3
-    event = TaskEvent.objects.filter(task=old).latest("seq")
-    assert event.type == "task.status_changed" and event.payload["status"] == "expired"
-    assert task_expire_stale(now=now) == 0
+    assert events[0]["data"]["id"] == old.pk and events[0]["data"]["status"] == "expired"
+    with assert_events(0):
+        assert task_expire_stale(now=now) == 0
 
 
 def test_expiry_uses_the_organization_setting(acme, catalog):
@@ -174,7 +172,6 @@ def test_expiry_uses_the_organization_setting(acme, catalog):
     original = acme.organization.task_expiry_minutes
     acme.organization.task_expiry_minutes = 10
     try:
-        acme.activate()
         assert task_expire_stale() == 1
     finally:
         acme.organization.task_expiry_minutes = original
@@ -229,12 +226,10 @@ def test_cancel_over_http_needs_manager_and_reason(acme, catalog):
     response = acme.client("manager").post(url, {"reason": "   "}, format="json")
     assert response.status_code == 400
     assert "reason" in response.json()["error"]["details"]["fields"]
-    acme.activate()
     assert Task.objects.get(pk=task.pk).status == "pending"
     response = acme.client("owner").post(url, {"reason": "no show"}, format="json")
     assert response.status_code == 200
     assert response.json()["cancel_reason"] == "no show"
-    acme.activate()
     assert ledger_ok(catalog.duck) and catalog.duck.stock == 10
 
 
@@ -244,7 +239,6 @@ def test_pin_unpin_and_item_done_over_http(acme, catalog):
     assert client.post(f"{URL}{task.pk}/pin/").json()["pinned"] is True
     assert client.post(f"{URL}{task.pk}/unpin/").json()["pinned"] is False
     assert client.post(f"{URL}{task.pk}/pin/", {"x": 1}, format="json").status_code == 400
-    acme.activate()
     item_ids = list(task.items.order_by("id").values_list("id", flat=True))
     for item_id in item_ids:
         response = client.patch(f"{URL}{task.pk}/items/{item_id}/", {"done": True}, format="json")
@@ -282,13 +276,13 @@ def test_actions_anonymous_401_and_other_org_404(acme, globex, catalog, method, 
     task = _task(acme, catalog)
     item = task.items.first().id
     url = f"{URL}{task.pk}/" + (f"{path.format(item=item)}/" if path else "")
-    response = getattr(acme.client(), method)(url, body, format="json")
-    assert response.status_code == 401
-    # globex has no such task: 404 in the envelope, never acme's data.
-    response = getattr(globex.client("owner"), method)(url, body, format="json")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "NOT_FOUND"
-    acme.activate()
+    with assert_events(0):
+        response = getattr(acme.client(), method)(url, body, format="json")
+        assert response.status_code == 401
+        # globex has no such task: 404 in the envelope, never acme's data.
+        response = getattr(globex.client("owner"), method)(url, body, format="json")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "NOT_FOUND"
     assert Task.objects.get(pk=task.pk).status == "pending"
     assert TaskEvent.objects.filter(task=task).count() == 1
 
