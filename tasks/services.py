@@ -166,7 +166,47 @@ def _user(user):
 
 def _item_errors(items: list[dict], agent_ids: set[int], message) -> list[dict]:
     # Shaped like DRF's list errors: one entry per item, empty where the item is fine.
-    return [{"agent_id": [str(message)]} if line["agent_id"] in agent_ids else {} for line in items]
+    return [
+        {"agent_id": [str(message)]} if line.get("agent_id") in agent_ids else {} for line in items
+    ]
+
+
+def _orderable_lines(
+    items: list[dict], *, request_items: list[dict] | None = None
+) -> tuple[dict, list[TaskItem]]:
+    """The agents ``items`` name and one unsaved line per item (prices and names snapshotted).
+
+    400 AGENT_NOT_FOUND naming the unknown agents (and, as field errors, the positions in
+    ``request_items``, the list the client sent: ``items`` by default), 409 AGENT_UNAVAILABLE
+    naming the unavailable ones; the same rules for a new task and for the lines an edit adds.
+    Nothing is locked or written.
+    """
+    agent_ids = {line["agent_id"] for line in items}
+    agents = agents_orderable(ids=agent_ids) if agent_ids else {}
+    missing = agent_ids - set(agents)
+    if missing:
+        message = _("Unknown agent.")
+        raise AgentNotFound(
+            details={
+                "agent_ids": sorted(missing),
+                "fields": {"items": _item_errors(request_items or items, missing, message)},
+            }
+        )
+    unavailable = [agents[aid] for aid in sorted(agent_ids) if not agents[aid].is_available]
+    if unavailable:
+        raise AgentUnavailable(
+            details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
+        )
+    lines = [
+        task_item_snapshot(
+            agents[line["agent_id"]],
+            category_name=agents[line["agent_id"]].category_name,
+            quantity=line["quantity"],
+            notes=line.get("notes", ""),
+        )
+        for line in items
+    ]
+    return agents, lines
 
 
 def task_create(
@@ -199,30 +239,7 @@ def task_create(
     # Read without locks: validation and prices need none, and unlimited agents are never
     # written. Only agents with a stock are locked (by cc_task_create): a popular dish with
     # unlimited stock must not serialize every create that names it.
-    agents = agents_orderable(ids=quantities)
-    missing = set(quantities) - set(agents)
-    if missing:
-        message = _("Unknown agent.")
-        raise AgentNotFound(
-            details={
-                "agent_ids": sorted(missing),
-                "fields": {"items": _item_errors(items, missing, message)},
-            }
-        )
-    unavailable = [agents[aid] for aid in sorted(quantities) if not agents[aid].is_available]
-    if unavailable:
-        raise AgentUnavailable(
-            details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
-        )
-    lines = [
-        task_item_snapshot(
-            agents[line["agent_id"]],
-            category_name=agents[line["agent_id"]].category_name,
-            quantity=line["quantity"],
-            notes=line.get("notes", ""),
-        )
-        for line in items
-    ]
+    agents, lines = _orderable_lines(items)
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
     if discount > subtotal:
         raise field_error(
@@ -641,26 +658,9 @@ def _edit_lines(task: Task, lines: list[dict], *, now: datetime) -> dict:
         if line["quantity"] != item.quantity or notes != item.notes:
             changed.append((item, line["quantity"], notes))
 
-    new_agent_ids = {line["agent_id"] for line in lines if "agent_id" in line}
-    agents = agents_orderable(ids=new_agent_ids) if new_agent_ids else {}
-    missing = sorted(new_agent_ids - set(agents))
-    if missing:
-        raise AgentNotFound(details={"agent_ids": missing})
-    unavailable = [agents[aid] for aid in sorted(new_agent_ids) if not agents[aid].is_available]
-    if unavailable:
-        raise AgentUnavailable(
-            details={"agents": [{"agent_id": a.id, "name": a.name} for a in unavailable]}
-        )
-    added = [
-        task_item_snapshot(
-            agents[line["agent_id"]],
-            category_name=agents[line["agent_id"]].category_name,
-            quantity=line["quantity"],
-            notes=line.get("notes", ""),
-        )
-        for line in lines
-        if "agent_id" in line
-    ]
+    _agents, added = _orderable_lines(
+        [line for line in lines if "agent_id" in line], request_items=lines
+    )
     for item in added:
         item.task_id = task.id
         item.added_at = now
