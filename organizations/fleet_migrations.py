@@ -403,6 +403,13 @@ def template_migrate(*, order: list, loader: MigrationLoader) -> dict[Key, Rende
             verbosity=0,
         )
     connection.set_schema_to_public()
+    if rendered:
+        # New organizations replay the recorded script of the template's state: record the new
+        # state's now rather than on the first signup after the deploy.
+        from .schema_script import schema_script_render
+
+        schema_script_render()
+        connection.set_schema_to_public()
     return rendered
 
 
