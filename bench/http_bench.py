@@ -5,11 +5,14 @@ One command does everything (see bench/README.md):
 
     .venv/bin/python bench/http_bench.py                 # gunicorn (WSGI) and uvicorn (ASGI)
     .venv/bin/python bench/http_bench.py --server gunicorn --duration 20
+    .venv/bin/python bench/http_bench.py --server uvicorn --spread-orgs 10 1000 --warmup 8
 
 1. creates the ``cc_bench`` database if needed and runs ``manage.py platform_setup`` on it;
 2. prepares an organization ``bench`` (host ``bench.localhost``) with 40 agents in 4 categories
-   and 16 manager accounts, and ``--spread-orgs`` more like it (``bench00``...) with one
-   manager each, and issues their JWTs (``_prepare``, a Django subprocess);
+   and 16 manager accounts, and a fleet of organizations for the spread scenarios
+   (``spr00000``..., as many as the largest ``--spread-orgs`` size, built by bench/fleet.py),
+   each with the same catalog and one shared manager, and issues their JWTs (``_prepare``, a
+   Django subprocess);
 3. for each server: starts one single-worker server per port with the production settings
    (``--balance ports``; ``shared``: one server, N workers, one socket), then ``--rounds``
    times each scenario in turn (after a ``VACUUM``), the load client in a *separate process*
@@ -17,7 +20,13 @@ One command does everything (see bench/README.md):
    the ports: no Django, no httpx, a few percent of one core at these rates), with a warm-up
    that is not counted;
 4. prints throughput, p50/p95/p99, errors and the ratio to the floor of the same round, then
-   the medians over the rounds, and writes them as JSON (``--output``).
+   the medians over the rounds and, per spread pair, the ratio of the larger fleet to the
+   smallest (DESIGN 14: within 15%), and writes them as JSON (``--output``).
+
+Scenarios: ``floor``, ``catalog``, ``task_create`` (one organization, 16 managers), and for each
+spread size S, ``catalog_spread_S`` and ``task_create_spread_S``: the same requests, each one to
+an organization drawn at random among the first S of the fleet (``spread`` in ``--scenarios``
+stands for all of them).
 
 The benchmark never touches a test database: ``DATABASE_URL`` defaults to ``cc_bench``.
 """
@@ -58,15 +67,56 @@ SCENARIOS = {
     "floor": {"method": "GET", "path": "/bench/floor/", "auth": False, "expect": 200},
     "catalog": {"method": "GET", "path": "/api/v1/agents/", "auth": True, "expect": 200},
     "task_create": {"method": "POST", "path": "/api/v1/tasks/", "auth": True, "expect": 201},
-    # The same request, each connection on its own organization (--spread-orgs): how a fleet
-    # of restaurants loads the service, next to the one-busy-organization worst case above.
-    "task_create_spread": {
-        "method": "POST",
-        "path": "/api/v1/tasks/",
-        "auth": True,
-        "expect": 201,
-    },
 }
+# ``<kind>_<S>``: the request of the base scenario, each one to an organization drawn at random
+# among the first S of the spread fleet (DESIGN 14: flat with the number of organizations).
+SPREAD_KINDS = {"catalog_spread": "catalog", "task_create_spread": "task_create"}
+SPREAD_PREFIX = "spr"  # the fleet: spr00000, spr00001, ... (bench/fleet.py)
+SPREAD_EMAIL = "spread@bench.test"  # one manager, a member of every spread organization
+SPREAD_VARIANTS = 1000  # requests per connection slot before it cycles (16,000 draws in all)
+SPREAD_TOLERANCE = 0.15
+
+
+def spread_size(name: str) -> int | None:
+    """S for a spread scenario ``<kind>_<S>``, None for any other name."""
+    kind, _, size = name.rpartition("_")
+    return int(size) if kind in SPREAD_KINDS and size.isdigit() and int(size) > 0 else None
+
+
+def scenario_spec(name: str) -> dict:
+    if name in SCENARIOS:
+        return SCENARIOS[name]
+    if spread_size(name) is None:
+        raise KeyError(name)
+    return SCENARIOS[SPREAD_KINDS[name.rpartition("_")[0]]]
+
+
+def expand_scenarios(text: str, sizes: list[int]) -> list[str]:
+    """The scenario names of ``--scenarios``; ``spread`` stands for every spread scenario of
+    ``sizes``, the sizes of one kind next to each other (measured back to back)."""
+    names: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item == "spread":
+            names += [f"{kind}_{size}" for kind in SPREAD_KINDS for size in sizes]
+        elif item:
+            scenario_spec(item)  # KeyError for an unknown name
+            names.append(item)
+    return list(dict.fromkeys(names))
+
+
+def round_order(scenarios: list[str], number: int) -> list[str]:
+    """Round ``number``'s order: rotated by one scenario per round (none always first, on the
+    coolest machine), and in every second round the spread sizes of each kind swapped, so
+    that each size of a pair is measured first in about half the rounds."""
+    shift = (number - 1) % len(scenarios)
+    order = scenarios[shift:] + scenarios[:shift]
+    if number % 2 == 0:
+        for kind in SPREAD_KINDS:
+            slots = [i for i, name in enumerate(order) if name.rpartition("_")[0] == kind]
+            names = [order[i] for i in slots]
+            for i, name in zip(slots, reversed(names), strict=True):
+                order[i] = name
+    return order
 
 
 # --- orchestration (no Django in this process) -----------------------------------------------
@@ -261,21 +311,39 @@ def probe(port: int, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-def build_requests(scenario: str, prepared: dict, rng: random.Random) -> list[list[str]]:
-    """Per connection slot, a list of raw requests (task bodies vary: 3 distinct random
-    agents). Slots are the bench organization's users, or for ``task_create_spread`` one
-    organization each."""
-    spec = SCENARIOS[scenario]
-    if scenario == "task_create_spread":
-        slots = [(org["host"], org["token"], org["agent_ids"]) for org in prepared["spread"]]
-    else:
+def build_requests(
+    scenario: str, prepared: dict, rng: random.Random, connections: int = 16
+) -> list[list[str]]:
+    """Per connection slot, a list of raw requests the slot's connections cycle through.
+
+    The bench organization's scenarios have one slot per manager (task bodies vary: 3 distinct
+    random agents, 50 variants). A spread scenario ``<kind>_<S>`` has one slot per connection,
+    each a list of ``SPREAD_VARIANTS`` requests to an organization drawn at random among the
+    first S of the fleet (its host, its manager's token, its agents)."""
+    spec = scenario_spec(scenario)
+    creates = spec["method"] == "POST"
+    size = spread_size(scenario)
+    if size is None:
         host = "localhost" if scenario == "floor" else prepared["host"]
-        slots = [(host, token, prepared["agent_ids"]) for token in prepared["tokens"]]
-    creates = scenario.startswith("task_create")
+        slots = [
+            [(host, token, prepared["agent_ids"])] * (50 if creates else 1)
+            for token in prepared["tokens"]
+        ]
+    else:
+        fleet = prepared["spread"][:size]
+        if len(fleet) < size:
+            raise RuntimeError(f"{scenario}: only {len(fleet)} spread organizations prepared")
+        slots = [
+            [
+                (org["host"], org["token"], org["agent_ids"])
+                for org in (rng.choice(fleet) for _ in range(SPREAD_VARIANTS))
+            ]
+            for _ in range(connections)
+        ]
     per_slot = []
-    for host, token, agent_ids in slots:
+    for targets in slots:
         variants = []
-        for _ in range(50 if creates else 1):
+        for host, token, agent_ids in targets:
             headers = [
                 f"{spec['method']} {spec['path']} HTTP/1.1",
                 f"Host: {host}",
@@ -310,9 +378,9 @@ def run_round(
     server_results: dict = {}
     for scenario in scenarios:
         vacuum(args.database_url)
-        requests = build_requests(scenario, prepared, rng)
+        requests = build_requests(scenario, prepared, rng, args.concurrency)
         status, body = probe(args.port, requests[0][0].encode())
-        if status != SCENARIOS[scenario]["expect"]:
+        if status != scenario_spec(scenario)["expect"]:
             raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
         cpu_before = cpu_seconds(server_groups)
         client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -324,7 +392,7 @@ def run_round(
                 "concurrency": args.concurrency,
                 "duration": args.duration,
                 "warmup": args.warmup,
-                "expect": SCENARIOS[scenario]["expect"],
+                "expect": scenario_spec(scenario)["expect"],
             }
         )
         result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
@@ -363,13 +431,14 @@ def fmt_cpu(cpu: dict) -> str:
     if not cpu:
         return ""
     parts = " ".join(f"{name} {cpu[name]:.2f}" for name in ("web", "postgres", "redis", "client"))
-    return f"\n  {'':<18} CPU ms/request: {parts} (total {sum(cpu.values()):.2f})"
+    return f"\n  {'':<24} CPU ms/request: {parts} (total {sum(cpu.values()):.2f})"
 
 
-def summarize(rounds: list[dict]) -> dict:
-    """Per scenario, the median over rounds of throughput, latencies and ratio; errors summed."""
+def summarize(rounds: list[dict], scenarios: list[str]) -> dict:
+    """Per scenario (in ``scenarios``' order), the median over rounds of throughput, latencies
+    and ratio; errors summed."""
     summary = {}
-    for scenario in sorted(rounds[0], key=list(SCENARIOS).index):
+    for scenario in (name for name in scenarios if name in rounds[0]):
         rows = [r[scenario] for r in rounds]
         summary[scenario] = {
             key: round(statistics.median(row[key] for row in rows), 3)
@@ -387,9 +456,50 @@ def summarize(rounds: list[dict]) -> dict:
     return summary
 
 
+def spread_compare(rounds: list[dict], scenarios: list[str]) -> list[dict]:
+    """Per spread kind and each larger size S, against the smallest size B of the run: the
+    ratio rps(S)/rps(B) of each round (both measured in it) and its median, the median p99 of
+    both, and whether the median ratio is within ``SPREAD_TOLERANCE`` of 1."""
+    compared = []
+    for kind in SPREAD_KINDS:
+        sizes = sorted(spread_size(name) for name in scenarios if name.rpartition("_")[0] == kind)
+        for size in sizes[1:]:
+            base, large = f"{kind}_{sizes[0]}", f"{kind}_{size}"
+            ratios = [
+                r[large]["rps"] / r[base]["rps"] for r in rounds if r[base]["rps"] and r[large]
+            ]
+            if not ratios:
+                continue
+            ratio = statistics.median(ratios)
+            compared.append(
+                {
+                    "kind": kind,
+                    "base": sizes[0],
+                    "size": size,
+                    "ratio_rps": round(ratio, 3),
+                    "ratio_rps_rounds": [round(value, 3) for value in ratios],
+                    "p99_ms_base": round(statistics.median(r[base]["p99_ms"] for r in rounds), 2),
+                    "p99_ms_size": round(statistics.median(r[large]["p99_ms"] for r in rounds), 2),
+                    "within": abs(ratio - 1) <= SPREAD_TOLERANCE,
+                }
+            )
+    return compared
+
+
+def fmt_spread(row: dict) -> str:
+    rounds = ", ".join(f"{value:.2f}" for value in row["ratio_rps_rounds"])
+    verdict = "within" if row["within"] else "NOT within"
+    return (
+        f"  {row['kind']}: rps({row['size']})/rps({row['base']}) {row['ratio_rps']:.2f} "
+        f"(rounds: {rounds}), p99 {row['p99_ms_size']:.1f} ms at {row['size']} vs "
+        f"{row['p99_ms_base']:.1f} ms at {row['base']}: {verdict} "
+        f"{SPREAD_TOLERANCE:.0%}"
+    )
+
+
 def fmt_summary(name: str, row: dict) -> str:
     return (
-        f"  {name:<18} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
+        f"  {name:<24} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
         f"p95 {row['p95_ms']:>6.1f}  p99 {row['p99_ms']:>6.1f} ms  errors {row['errors']:>4}  "
         f"ratio {row.get('ratio_to_floor', 0):.2f}x" + fmt_cpu(row.get("cpu_ms_per_request", {}))
     )
@@ -398,7 +508,7 @@ def fmt_summary(name: str, row: dict) -> str:
 def fmt_row(name: str, r: dict, floor: dict | None) -> str:
     ratio = f"{r['rps'] / floor['rps']:.2f}x" if floor and floor["rps"] else "-"
     return (
-        f"  {name:<18} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:>6.1f}  p95 {r['p95_ms']:>6.1f}  "
+        f"  {name:<24} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:>6.1f}  p95 {r['p95_ms']:>6.1f}  "
         f"p99 {r['p99_ms']:>6.1f} ms  errors {r['errors']:>4}  (n={r['requests']})  "
         f"ratio {ratio}  load {r['loadavg_1m_after']}" + fmt_cpu(r.get("cpu_ms_per_request", {}))
     )
@@ -430,14 +540,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--scenarios",
-        default="floor,catalog,task_create,task_create_spread",
-        help="comma-separated subset",
+        default="floor,catalog,task_create,spread",
+        help="comma-separated: floor, catalog, task_create, catalog_spread_<S>, "
+        "task_create_spread_<S>, and spread (both kinds at every --spread-orgs size)",
     )
     parser.add_argument(
         "--spread-orgs",
         type=int,
-        default=16,
-        help="organizations for task_create_spread (one per connection at 16)",
+        nargs="+",
+        default=[10, 1000],
+        metavar="S",
+        help="fleet sizes of the spread scenarios: every request to an organization drawn at "
+        "random among the first S of the fleet, which is built up to the largest S",
     )
     parser.add_argument("--database-url", default=DATABASE_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
@@ -461,24 +575,31 @@ def main() -> int:
     if not args.skip_setup:
         print("platform_setup on", args.database_url)
         run([sys.executable, "manage.py", "platform_setup", "--verbosity", "0"], env, True)
+    sizes = sorted(set(args.spread_orgs))
+    scenarios = expand_scenarios(args.scenarios, sizes)
+    fleet_size = max((spread_size(name) or 0 for name in scenarios), default=0)
+    # Progress (fleet build, catalogs) goes to stderr, shown; the JSON comes on stdout.
     prepared = json.loads(
-        run(
-            [sys.executable, __file__, "_prepare", str(args.org_rpm), str(args.spread_orgs)],
-            env,
-            True,
-        ).splitlines()[-1]
+        subprocess.run(
+            [sys.executable, __file__, "_prepare", str(args.org_rpm), str(fleet_size)],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            text=True,
+            stdout=subprocess.PIPE,
+        ).stdout.splitlines()[-1]
     )
     print(
         f"prepared {prepared['host']}: {len(prepared['agent_ids'])} agents, "
-        f"{len(prepared['tokens'])} users"
+        f"{len(prepared['tokens'])} users; {len(prepared['spread'])} spread organizations"
     )
 
     rng = random.Random(42)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     servers = ["gunicorn", "uvicorn"] if args.server == "both" else [args.server]
     results: dict = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "loadavg_1m_before": round(os.getloadavg()[0], 2),
         "concurrency": args.concurrency,
         "workers": args.workers,
@@ -488,6 +609,10 @@ def main() -> int:
         "user_rate": args.user_rate,
         "asgi_http": os.environ.get("ASGI_HTTP", "wsgi"),
         "org_requests_per_minute": args.org_rpm,
+        "warmup_s": args.warmup,
+        "rounds": args.rounds,
+        "scenarios": scenarios,
+        "spread_orgs": sizes,
         "servers": {},
     }
     for kind in servers:
@@ -504,19 +629,30 @@ def main() -> int:
         rounds: list[dict] = []
         try:
             for number in range(1, args.rounds + 1):
-                shift = (number - 1) % len(scenarios)
-                order = scenarios[shift:] + scenarios[:shift]
+                order = round_order(scenarios, number)
                 if args.rounds > 1:
                     print(f"  round {number}/{args.rounds} (order: {', '.join(order)})")
                 groups = {proc.pid for proc in procs}  # each server leads its process group
                 rounds.append(run_round(args, order, prepared, rng, groups))
         finally:
             stop_servers(procs)
-        results["servers"][kind] = {"rounds": rounds, "median": summarize(rounds)}
+        compared = spread_compare(rounds, scenarios)
+        results["servers"][kind] = {
+            "rounds": rounds,
+            "median": summarize(rounds, scenarios),
+            "spread": compared,
+        }
         if args.rounds > 1:
             print(f"  median of {args.rounds} rounds (ratio: median of each round's own ratio)")
             for scenario, row in results["servers"][kind]["median"].items():
                 print(fmt_summary(scenario, row))
+        if compared:
+            print(
+                f"  spread over organizations (median of each round's own ratio; DESIGN 14: "
+                f"within {SPREAD_TOLERANCE:.0%}), load average now {os.getloadavg()[0]:.1f}"
+            )
+            for row in compared:
+                print(fmt_spread(row))
     Path(args.output).write_text(json.dumps(results, indent=2))
     print(f"\nresults: {args.output}")
     return 0
@@ -545,18 +681,101 @@ def prepare(org_rpm: int, spread_orgs: int) -> None:
     tokens = [
         str(tokens_for_membership(user=user, organization=org).access_token) for user in users
     ]
-    spread = []
-    for i in range(spread_orgs):
-        slug, host = f"{BENCH_SLUG}{i:02d}", f"{BENCH_SLUG}{i:02d}.localhost"
-        user = users[i % len(users)]
-        spread_org, spread_agents = _prepare_org(slug, host, org_rpm, [user])
-        token = tokens_for_membership(user=user, organization=spread_org).access_token
-        spread.append({"host": host, "token": str(token), "agent_ids": spread_agents})
-        print(f"prepared {host}", file=sys.stderr)
+    spread = _prepare_spread(spread_orgs, org_rpm) if spread_orgs else []
     connection.set_schema_to_public()
     print(
         json.dumps({"host": BENCH_HOST, "tokens": tokens, "agent_ids": agent_ids, "spread": spread})
     )
+
+
+def _prepare_spread(count: int, org_rpm: int) -> list[dict]:
+    """The spread fleet ``spr00000``... up to ``count`` (bench/fleet.py: schemas as provisioning
+    makes them), each with the bench organization's catalog shape written in bulk, one manager
+    shared by all, and a JWT each. Idempotent: a re-run only fills what is missing."""
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+    from fleet import fleet_ensure
+    from tqdm import tqdm
+
+    from accounts.choices import Role
+    from accounts.models import Membership, User
+    from accounts.tokens import tokens_for_membership
+    from agents.cache import catalog_cache_bump
+    from agents.models import Agent
+    from organizations.models import Organization
+
+    slugs = fleet_ensure(count=count, prefix=SPREAD_PREFIX)
+    connection.set_schema_to_public()
+    by_slug = {org.slug: org for org in Organization.objects.filter(slug__in=slugs)}
+    orgs = [by_slug[slug] for slug in slugs]
+    # Lifted as for the bench organization (the throttle still counts every call).
+    Organization.objects.filter(slug__in=slugs).update(requests_per_minute=org_rpm, max_agents=1000)
+    user = User.objects.filter(email=SPREAD_EMAIL).first()
+    if user is None:
+        user = User.objects.create_user(email=SPREAD_EMAIL, password="bench-123")
+    Membership.objects.bulk_create(
+        [Membership(user=user, organization=org, role=Role.MANAGER) for org in orgs],
+        ignore_conflicts=True,
+    )
+    spread, filled = [], 0
+    for org in tqdm(orgs, desc="spread catalogs", unit="org", file=sys.stderr):
+        with tenant_context(org):
+            agent_ids = list(Agent.objects.filter(is_available=True).values_list("id", flat=True))
+            if len(agent_ids) < AGENTS:
+                agent_ids = _spread_catalog_fill()
+                # bulk_create skips the services and their version bump: any page cached for
+                # this organization before (a rebuilt database, a kept Redis) stops matching.
+                catalog_cache_bump(org.schema_name)
+                filled += 1
+        token = tokens_for_membership(user=user, organization=org).access_token
+        host = f"{org.slug}.localhost"
+        spread.append({"host": host, "token": str(token), "agent_ids": agent_ids})
+    print(f"spread: {len(orgs)} organizations, {filled} catalogs written", file=sys.stderr)
+    return spread
+
+
+def _spread_catalog_fill() -> list[int]:
+    """The bench organization's catalog in the current schema, in bulk and in one transaction
+    (so a killed run leaves all of it or none): 4 categories, 40 agents, the even ones with a
+    limited stock of ``MAX_STOCK`` and its ``initial`` ledger movement, threshold 5. Returns the
+    ids of the available agents."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from agents.choices import StockReason
+    from agents.constants import MAX_STOCK
+    from agents.models import Agent, AgentCategory, StockMovement
+
+    with transaction.atomic():
+        categories = list(AgentCategory.objects.order_by("sort_order"))
+        categories += AgentCategory.objects.bulk_create(
+            AgentCategory(name=f"Category {i}", sort_order=i)
+            for i in range(len(categories), CATEGORIES)
+        )
+        present = Agent.objects.count()
+        agents = Agent.objects.bulk_create(
+            Agent(
+                name=f"Agent {i:02d}",
+                category=categories[i % CATEGORIES],
+                unit_price=Decimal("10.00") + i,
+                stock=MAX_STOCK if i % 2 == 0 else None,
+                low_stock_threshold=5,
+            )
+            for i in range(present, AGENTS)
+        )
+        StockMovement.objects.bulk_create(
+            StockMovement(
+                agent_id=agent.id,
+                delta=agent.stock,
+                reason=StockReason.INITIAL,
+                stock_after=agent.stock,
+                note="initial stock",
+            )
+            for agent in agents
+            if agent.stock is not None
+        )
+    return list(Agent.objects.filter(is_available=True).values_list("id", flat=True))
 
 
 def _prepare_org(slug: str, host: str, org_rpm: int, users: list) -> tuple:
