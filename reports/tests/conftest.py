@@ -8,9 +8,8 @@ from accounts.choices import Role
 from accounts.models import User
 from organizations.models import Organization
 from tasks.choices import TaskStatus
+from testing.factories import TaskSpec, at, catalog_named, tasks_bulk
 from testing.orgs import Org, make_org
-
-from .factories import TaskSpec, at, make_catalog, make_tasks
 
 # The known history (Asia/Shanghai, business day from 05:00): business date 2026-01-14.
 DAY = "2026-01-14"
@@ -29,8 +28,12 @@ def _nyc(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def nyc(_nyc, db) -> Org:
-    """An organization in America/New_York (DST), session-shared, writes roll back."""
+def nyc(_nyc, db, request) -> Org:
+    """An organization in America/New_York (DST), session-shared, writes roll back. Its
+    schema is the active one for the test body, unless the test uses ``acme`` too: then acme's
+    is, and nyc is read inside ``with nyc.active():``."""
+    if "acme" not in request.fixturenames:
+        connection.set_tenant(_nyc.organization)
     yield _nyc
     connection.set_schema_to_public()
 
@@ -42,14 +45,18 @@ def media(settings, tmp_path):
 
 
 def known_history(org: Org) -> dict:
-    """Write the documented history into ``org`` (activated); returns the catalog."""
-    org.activate()
-    catalog = make_catalog()
+    """Write the documented history into ``org``'s schema; returns the catalog."""
+    with org.active():
+        return _known_history(org)
+
+
+def _known_history(org: Org) -> dict:
+    catalog = catalog_named()
     kp, rice, cola = (catalog.agents[n] for n in ("宫保鸡丁", "米饭", "Cola"))
     o = org.organization
     C, X, E, R = TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.EXPIRED, TaskStatus.READY
     minutes = lambda m: timedelta(minutes=m)  # noqa: E731
-    make_tasks(
+    tasks_bulk(
         o,
         [
             TaskSpec(at(o, "2026-01-14 11:10"), C, [(kp, 2), (cola, 1)], Decimal("1.00"),

@@ -13,7 +13,7 @@ from organizations.business_day import business_date
 from reports.choices import JobStatus, ReportKind, ReportStatus
 from reports.models import DailyReport, MonthlyReport, ReportJob
 from reports.services import report_generate
-from reports.tests.factories import TaskSpec, at, make_tasks
+from testing.factories import TaskSpec, at, tasks_bulk
 
 from .conftest import known_history
 
@@ -38,10 +38,10 @@ def acme_day(acme, media):
 
 @pytest.fixture
 def globex_day(globex, media):
-    known_history(globex)
-    report = report_generate(kind=ReportKind.DAILY, period=D)
-    # The acme rows of the test (if any) must not share the id: acme makes none before this.
-    return report
+    with globex.active():
+        known_history(globex)
+        # The acme rows of the test (if any) must not share the id: acme makes none before this.
+        return report_generate(kind=ReportKind.DAILY, period=D)
 
 
 # --- roles --------------------------------------------------------------------------------
@@ -68,7 +68,6 @@ def test_staff_cannot_regenerate(acme):
     response = acme.client("staff").post(f"{DAILY}regenerate/", {"date": "2026-01-14"})
     assert response.status_code == 403
     assert acme.client().post(f"{DAILY}regenerate/", {"date": "2026-01-14"}).status_code == 401
-    acme.activate()
     assert not ReportJob.objects.exists()
 
 
@@ -92,7 +91,6 @@ def test_list_and_detail(acme, acme_day):
 
 
 def test_list_filters_by_date_range(acme, media):
-    acme.activate()
     for day in (date(2026, 1, 1), date(2026, 1, 10), date(2026, 1, 20)):
         DailyReport.objects.create(business_date=day)
     client = acme.client("manager")
@@ -119,7 +117,6 @@ def test_list_bad_filters_are_400_naming_the_field(acme, query, field):
 
 
 def test_list_query_count_does_not_grow_with_page_size(acme, django_assert_max_num_queries):
-    acme.activate()
     DailyReport.objects.bulk_create(
         DailyReport(business_date=date(2025, 1, 1) + timedelta(days=i)) for i in range(60)
     )
@@ -142,7 +139,6 @@ def test_download_is_the_workbook_with_a_named_file(acme, acme_day):
 
 
 def test_download_of_a_report_without_file_is_409(acme, media):
-    acme.activate()
     report = DailyReport.objects.create(business_date=D, status=ReportStatus.PENDING)
     response = acme.client("manager").get(f"{DAILY}{report.pk}/download/")
     assert response.status_code == 409
@@ -180,7 +176,6 @@ def test_regenerate_daily_returns_202_and_a_job(acme):
     job = response.json()
     assert job["status"] == JobStatus.QUEUED
     assert job["kind"] == "daily" and job["period"] == "2026-01-14"
-    acme.activate()
     report = DailyReport.objects.get(business_date=D)
     assert report.status == ReportStatus.PENDING and report.task_id == job["id"]
     status = client.get(f"/api/v1/reports/jobs/{job['id']}/")
@@ -197,7 +192,6 @@ def test_regenerate_job_runs_and_reports_success(acme, media):
     known_history(acme)
     client = acme.client("owner")
     job = client.post(f"{DAILY}regenerate/", {"date": "2026-01-14"}).json()
-    acme.activate()
     report_generate(kind=ReportKind.DAILY, period=D, job_id=job["id"])
     status = client.get(f"/api/v1/reports/jobs/{job['id']}/").json()
     assert status["status"] == JobStatus.SUCCEEDED
@@ -221,7 +215,6 @@ def test_regenerate_daily_bad_input(acme, body, field):
     response = acme.client("manager").post(f"{DAILY}regenerate/", body)
     assert response.status_code == 400
     assert field in _error_fields(response)
-    acme.activate()
     assert not ReportJob.objects.exists() and not DailyReport.objects.exists()
 
 
@@ -237,7 +230,6 @@ def test_regenerate_monthly(acme):
     response = acme.client("manager").post(f"{MONTHLY}regenerate/", {"month": "2026-01"})
     assert response.status_code == 202
     assert response.json()["period"] == "2026-01"
-    acme.activate()
     assert MonthlyReport.objects.get().month == date(2026, 1, 1)
 
 
@@ -246,7 +238,6 @@ def test_regenerate_monthly_bad_or_future_month(acme, month):
     response = acme.client("manager").post(f"{MONTHLY}regenerate/", {"month": month})
     assert response.status_code == 400
     assert "month" in _error_fields(response)
-    acme.activate()
     assert not MonthlyReport.objects.exists()
 
 
@@ -298,10 +289,9 @@ def test_dashboard_is_cached_per_tenant(acme, globex):
     known_history(acme)
     url = f"{DASHBOARD}?from=2026-01-14&to=2026-01-14"
     first = acme.client("manager").get(url).json()
-    acme.activate()
 
     cola = Agent.objects.get(name="Cola")
-    make_tasks(
+    tasks_bulk(
         acme.organization,
         [TaskSpec(at(acme.organization, "2026-01-14 15:00"), "completed", [(cola, 1)])],
     )
@@ -329,7 +319,6 @@ def test_dashboard_bad_ranges_are_400_naming_the_field(acme, query, field):
 
 
 def test_regenerate_while_a_synchronous_run_holds_the_report_is_409(acme):
-    acme.activate()
     DailyReport.objects.create(
         business_date=D,
         status=ReportStatus.RUNNING,

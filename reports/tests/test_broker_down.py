@@ -19,8 +19,7 @@ from reports.choices import JobStatus, ReportKind, ReportStatus
 from reports.models import DailyReport, MonthlyReport, ReportJob
 from reports.services import report_generate
 from reports.tasks import generate_daily
-
-from .factories import make_catalog
+from testing.factories import catalog_named
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
 DAILY = "/api/v1/reports/daily/regenerate/"
@@ -49,12 +48,10 @@ def broker_at(url: str):
 def _post(org, url, body):
     started = time.monotonic()
     response = org.client("manager").post(url, body, format="json")
-    org.activate()
     return response, time.monotonic() - started
 
 
 def test_job_send_fails_fast_without_a_broker(acme):
-    acme.activate()
     started = time.monotonic()
     with broker_at(UNREACHABLE), pytest.raises(JobQueueUnavailable) as caught:
         job_send(generate_daily, args=["2026-01-14"], headers={"_schema_name": "acme"})
@@ -66,7 +63,6 @@ def test_regenerate_with_the_broker_down_is_a_quick_503_and_leaves_nothing(
     committed_org, celery_worker_process, tmp_path, settings
 ):
     settings.MEDIA_ROOT = str(tmp_path)
-    committed_org.activate()
     organization = committed_org.organization
     day = business_date(organization) - timedelta(days=2)
     month = (business_date(organization).replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -74,7 +70,7 @@ def test_regenerate_with_the_broker_down_is_a_quick_503_and_leaves_nothing(
     type(organization).objects.filter(pk=organization.pk).update(
         created_at=timezone.now() - timedelta(days=90)
     )
-    make_catalog()
+    catalog_named()
     # One report already ready: its row must come back exactly as it was.
     ready = report_generate(kind=ReportKind.DAILY, period=day - timedelta(days=1))
     ready_state = (ready.status, ready.task_id, ready.enqueued_at, ready.file.name)

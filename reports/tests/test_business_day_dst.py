@@ -9,8 +9,7 @@ from organizations.business_day import business_day_bounds
 from reports.metrics import Period, compute_metrics
 from tasks.models import Task
 from tasks.services import task_create
-
-from .factories import make_catalog
+from testing.factories import catalog_named
 
 SPRING_FORWARD = date(2026, 3, 8)
 FALL_BACK = date(2026, 11, 1)
@@ -26,11 +25,10 @@ def _around_the_boundaries(org, day: date) -> list[datetime]:
 
 
 def test_the_issue_case_is_numbered_and_counted_on_the_same_day(nyc, monkeypatch):
-    nyc.activate()
     org = nyc.organization
     # The session-shared object: monkeypatch puts the 05:00 back for the next tests.
     monkeypatch.setattr(org, "business_day_start", time(2, 30))
-    noodles = make_catalog().agents["Cola"]
+    noodles = catalog_named().agents["Cola"]
     task = task_create(
         user=nyc.users["staff"],
         items=[{"agent_id": noodles.id, "quantity": 1}],
@@ -43,9 +41,8 @@ def test_the_issue_case_is_numbered_and_counted_on_the_same_day(nyc, monkeypatch
 
 @pytest.mark.parametrize("dst_day", [SPRING_FORWARD, FALL_BACK], ids=["spring", "fall"])
 def test_every_task_is_counted_by_the_report_of_its_number(nyc, dst_day, monkeypatch):
-    nyc.activate()
     org = nyc.organization
-    cola = make_catalog().agents["Cola"]
+    cola = catalog_named().agents["Cola"]
     days = [dst_day - timedelta(days=1), dst_day, dst_day + timedelta(days=1)]
     for start in STARTS:
         # The tenant object task create reads (restored after the test); the fixture's

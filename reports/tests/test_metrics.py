@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from reports.choices import ReportKind, ReportStatus
 from reports.metrics import compute_metrics
 from reports.services import report_generate
+from testing.factories import TaskSpec, at, catalog_named, tasks_bulk
 
 from .conftest import known_history
-from .factories import TaskSpec, at, make_catalog, make_tasks
 
 D = date(2026, 1, 14)
 
@@ -162,7 +162,6 @@ def test_monthly_metrics(acme, media):
 
 
 def test_empty_day_has_zero_metrics(acme, media):
-    acme.activate()
     m = compute_metrics(acme.organization, date(2026, 2, 1), date(2026, 2, 1))
     assert m["tasks_total"] == 0
     assert m["revenue"] == "0.00" and m["average_task_value"] == "0.00"
@@ -172,11 +171,10 @@ def test_empty_day_has_zero_metrics(acme, media):
 
 def test_dst_fall_back_day_has_25_hours(nyc, media):
     """America/New_York, 2026-11-01 02:00 EDT -> 01:00 EST: business day Oct 31 is 25 h."""
-    nyc.activate()
     o = nyc.organization
-    cola = make_catalog().agents["Cola"]
+    cola = catalog_named().agents["Cola"]
     C = "completed"
-    make_tasks(
+    tasks_bulk(
         o,
         [
             TaskSpec(at(o, "2026-10-31 05:00"), C, [(cola, 1)]),
@@ -200,10 +198,9 @@ def test_dst_fall_back_day_has_25_hours(nyc, media):
 
 def test_dst_spring_forward_day_has_23_hours(nyc, media):
     """2026-03-08 02:00 EST -> 03:00 EDT: business day Mar 7 is 23 h, hour 02 stays empty."""
-    nyc.activate()
     o = nyc.organization
-    cola = make_catalog().agents["Cola"]
-    make_tasks(
+    cola = catalog_named().agents["Cola"]
+    tasks_bulk(
         o,
         [
             TaskSpec(at(o, "2026-03-07 05:00"), "completed", [(cola, 1)]),
@@ -225,10 +222,9 @@ def test_dst_spring_forward_day_has_23_hours(nyc, media):
 
 
 def test_workbook_text_is_escaped_and_kept_intact(acme, media):
-    acme.activate()
     o = acme.organization
-    cola = make_catalog().agents["Cola"]
-    make_tasks(
+    cola = catalog_named().agents["Cola"]
+    tasks_bulk(
         o,
         [
             TaskSpec(

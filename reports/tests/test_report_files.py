@@ -20,7 +20,6 @@ D = date(2026, 1, 14)
 
 def _download(org, report) -> bytes:
     response = org.client("manager").get(f"/api/v1/reports/daily/{report.pk}/download/")
-    org.activate()
     assert response.status_code == 200, response.content[:300]
     return b"".join(response.streaming_content)
 

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.utils import timezone
 
 from organizations.models import Organization
@@ -21,6 +20,7 @@ from reports.services import (
     report_generate,
     reports_dispatch,
 )
+from testing.orgs import public_schema
 
 from .conftest import known_history
 
@@ -62,7 +62,6 @@ def test_dispatch_enqueues_once_per_org_and_date(
     with django_capture_on_commit_callbacks() as callbacks:
         assert reports_dispatch(now=now + timedelta(minutes=15)) == []
     assert callbacks == []
-    acme.activate()
     assert DailyReport.objects.get().status == ReportStatus.PENDING
     assert ReportJob.objects.filter(kind=ReportKind.DAILY).count() == 1
 
@@ -87,7 +86,6 @@ def test_dispatch_skips_periods_before_the_organization_existed(acme, globex, ny
 def test_ready_report_is_not_redispatched(acme, media, globex, nyc):
     _backdate(acme)
     Organization.objects.exclude(pk=acme.organization.pk).update(is_active=False)
-    acme.activate()
     report_generate(kind=ReportKind.DAILY, period=D)
     report_generate(kind=ReportKind.MONTHLY, period=date(2025, 12, 1))
     assert reports_dispatch(now=datetime(2026, 1, 15, 6, 0, tzinfo=SH)) == []
@@ -136,20 +134,21 @@ def test_failure_is_recorded_and_retried_a_bounded_number_of_times(acme, media, 
 
 
 def _run(*args) -> str:
+    """The command, started from the public schema as an operator would; the test's schema is
+    the active one again afterwards."""
     out = StringIO()
-    call_command("generate_reports", *args, "--no-progress", stdout=out, stderr=StringIO())
+    with public_schema():
+        call_command("generate_reports", *args, "--no-progress", stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
 def test_command_generates_one_day_and_a_range(acme, media):
     known_history(acme)
-    connection.set_schema_to_public()
     assert "1 report(s) generated" in _run("--org", "acme", "--date", "2026-01-14")
     assert "3 report(s) generated" in _run(
         "--org", "acme", "--from", "2026-01-13", "--to", "2026-01-15"
     )
     assert "1 report(s) generated" in _run("--org", "acme", "--month", "2026-01")
-    acme.activate()
     assert DailyReport.objects.count() == 3
     assert DailyReport.objects.get(business_date=D).metrics["revenue"] == "143.50"
     assert MonthlyReport.objects.get().metrics["tasks_total"] == 10
@@ -170,5 +169,4 @@ def test_command_generates_one_day_and_a_range(acme, media):
 def test_command_errors_say_what_to_do(acme, args, message):
     with pytest.raises(CommandError, match=message):
         _run(*args)
-    acme.activate()
     assert not DailyReport.objects.exists()

@@ -26,9 +26,8 @@ from reports.choices import JobStatus, ReportKind, ReportStatus
 from reports.models import DailyReport, MonthlyReport, ReportJob
 from reports.services import report_due_date, report_enqueue
 from reports.tasks import dispatch_reports, generate_daily
+from testing.factories import TaskSpec, catalog_named, tasks_bulk
 from testing.orgs import make_org
-
-from .factories import TaskSpec, make_catalog, make_tasks
 
 pytestmark = pytest.mark.slow
 
@@ -105,9 +104,9 @@ def _reports(org) -> list[DailyReport]:
 def _history(org, *, day, quantities: list[int]) -> None:
     """One completed Cola task per quantity on business date ``day`` at local noon."""
     with tenant_context(org):
-        cola = make_catalog().agents["Cola"]
+        cola = catalog_named().agents["Cola"]
         noon = datetime.combine(day, time_of_day(12, 0), tzinfo=ZoneInfo(org.timezone))
-        make_tasks(
+        tasks_bulk(
             org,
             [
                 TaskSpec(noon + timedelta(minutes=i), "completed", [(cola, q)])

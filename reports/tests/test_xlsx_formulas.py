@@ -9,13 +9,11 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from agents.models import Agent, AgentCategory
 from reports.choices import ReportKind
 from reports.services import report_build
 from reports.xlsx import formula_like
 from tasks.choices import TaskStatus
-
-from .factories import TaskSpec, at, make_tasks
+from testing.factories import TaskSpec, agent_make, at, category_make, tasks_bulk
 
 HOSTILE = [
     '=HYPERLINK("http://x","y")',
@@ -29,11 +27,11 @@ HOSTILE = [
 
 
 def _hostile_day(org):
-    org.activate()
+    """Hostile names and notes in ``org``'s tasks (the active schema: the test's organization)."""
     o = org.organization
-    category = AgentCategory.objects.create(name="=1+2", sort_order=0)
+    category = category_make(name="=1+2", sort_order=0)
     agents = [
-        Agent.objects.create(name=name, category=category, unit_price=Decimal("10.00"), stock=None)
+        agent_make(name=name, category=category, price=Decimal("10.00"), stock=None)
         for name in HOSTILE[:4]
     ]
     specs = [
@@ -50,7 +48,7 @@ def _hostile_day(org):
         TaskSpec(at(o, "2026-01-14 17:00"), TaskStatus.CANCELLED, [(agents[0], 1)],
                  customer_name="@evil", workspace="=A1")
     )  # fmt: skip
-    make_tasks(o, specs)
+    tasks_bulk(o, specs)
 
 
 def _cells(content: bytes):

@@ -16,8 +16,7 @@ from openpyxl.utils.units import EMU_to_pixels
 from reports.choices import ReportKind
 from reports.services import report_build
 from tasks.choices import TaskStatus
-
-from .factories import TaskSpec, at, make_catalog, make_tasks
+from testing.factories import TaskSpec, at, catalog_named, tasks_bulk
 
 # sheet: (orientation, heading rows repeated, last column of the print area at least)
 EXPECTED = {
@@ -30,9 +29,9 @@ EXPECTED = {
 
 
 def _busy_day(org) -> None:
-    org.activate()
+    """60 tasks in ``org``'s schema (the active one: the test's organization)."""
     o = org.organization
-    catalog = make_catalog()
+    catalog = catalog_named()
     agents = list(catalog.agents.values())
     specs = [
         TaskSpec(
@@ -44,7 +43,7 @@ def _busy_day(org) -> None:
         )
         for i in range(60)
     ]
-    make_tasks(o, specs)
+    tasks_bulk(o, specs)
 
 
 def _column_px(ws, letter: str) -> float:
