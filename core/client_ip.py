@@ -16,6 +16,8 @@ import ipaddress
 
 from django.conf import settings
 
+from core.local_cache import function_cache_register
+
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -24,6 +26,9 @@ _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 def _networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
     # Parsed once per distinct setting (tests override it); a bad entry fails loudly.
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in proxies if entry)
+
+
+function_cache_register("trusted-proxy-networks", _networks)  # counted in /metrics
 
 
 def _parse(value: str) -> _Address | None:

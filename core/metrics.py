@@ -9,11 +9,18 @@ writes its counters to files there and one scrape of any process reads them all
 (prometheus_client's multiprocess mode). The state of the shared services (PostgreSQL, Redis,
 the Celery queue) is read at scrape time by the process that answers, so it is reported once,
 not once per process.
+
+The per-process caches (``core.local_cache``: hits, misses, evictions, entries, maxsize per named
+cache) are this process's own state: prometheus_client counters and gauges fed from
+``local_cache_stats()``. Each process copies its counts into them at the end of a request (at
+most once a second) and the process answering a scrape just before it, so in multiprocess mode
+one scrape sums every worker's counters and shows the fullest worker's entries (``livemax``).
 """
 
 import hmac
 import ipaddress
 import os
+import threading
 from collections.abc import Iterator
 
 import prometheus_client
@@ -24,17 +31,73 @@ from django.db import connection
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django_redis import get_redis_connection
-from prometheus_client import CollectorRegistry, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from core.exceptions import error_response
+from core.local_cache import local_cache_stats
 
 # Kombu's Redis transport keeps one list per priority step: the queue's own name for the
 # default priority, ``<queue>\x06\x16<step>`` for the others (kombu.transport.redis).
 _KOMBU_PRIORITY_SEPARATOR = "\x06\x16"
 _KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 _SOCKET_TIMEOUT = 1.0
+
+
+_CACHE_LABELS = ["cache"]
+_LOCAL_CACHE_COUNTERS = (
+    Counter(
+        "cc_local_cache_hits",
+        "Lookups a per-process cache answered (summed over the web processes).",
+        _CACHE_LABELS,
+    ),
+    Counter(
+        "cc_local_cache_misses",
+        "Lookups a per-process cache did not answer (the value was loaded).",
+        _CACHE_LABELS,
+    ),
+    Counter(
+        "cc_local_cache_evictions",
+        "Entries a full per-process cache dropped to make room (expired ones not counted).",
+        _CACHE_LABELS,
+    ),
+)
+# livemax: in multiprocess mode, the fullest live process (never above the maxsize).
+_LOCAL_CACHE_ENTRIES = Gauge(
+    "cc_local_cache_entries",
+    "Entries a per-process cache holds (multiprocess: the fullest web process).",
+    _CACHE_LABELS,
+    multiprocess_mode="livemax",
+)
+_LOCAL_CACHE_MAXSIZE = Gauge(
+    "cc_local_cache_maxsize",
+    "The bound of a per-process cache, in entries, per process.",
+    _CACHE_LABELS,
+    multiprocess_mode="livemax",
+)
+_published: dict[str, tuple[int, int, int]] = {}
+_publish_lock = threading.Lock()
+
+
+def local_caches_publish(*, wait: bool = False) -> None:
+    """Copy this process's cache counters into its Prometheus metrics (the multiprocess
+    directory's files in multiprocess mode). A call finding another one under way returns at
+    once, unless ``wait``."""
+    if not _publish_lock.acquire(blocking=wait):
+        return
+    try:
+        for stats in local_cache_stats():
+            now = (stats.hits, stats.misses, stats.evictions)
+            before = _published.get(stats.name, (0, 0, 0))
+            for counter, value, was in zip(_LOCAL_CACHE_COUNTERS, now, before, strict=True):
+                if value > was:
+                    counter.labels(stats.name).inc(value - was)
+            _published[stats.name] = now
+            _LOCAL_CACHE_ENTRIES.labels(stats.name).set(stats.entries)
+            _LOCAL_CACHE_MAXSIZE.labels(stats.name).set(stats.maxsize)
+    finally:
+        _publish_lock.release()
 
 
 def _allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -175,6 +238,7 @@ def metrics(request):
             code="METRICS_FORBIDDEN",
             message=_("This token does not give access to the metrics."),
         )
+    local_caches_publish(wait=True)
     return HttpResponse(
         prometheus_client.generate_latest(_registry()),
         content_type=prometheus_client.CONTENT_TYPE_LATEST,
