@@ -129,6 +129,10 @@ DATABASES = {
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# A connection that has set its search_path to more distinct organization schemas than this is
+# closed at the end of its request (or job), whatever its age: each schema a PostgreSQL backend
+# reads grows its catalog caches for good (~0.15 MB; core.db_backend, docs/scaling.md). 0: off.
+DATABASE_MAX_SCHEMAS_PER_CONNECTION = env.int("DATABASE_MAX_SCHEMAS_PER_CONNECTION", default=500)
 # A health check is one more round trip per request (a tenth of a cached catalog read). Without
 # it, a connection the server dropped (restart, failover) fails the one request that finds it,
 # and Django closes it after that request; clients retry creates with their Idempotency-Key.
