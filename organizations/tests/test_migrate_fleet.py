@@ -18,9 +18,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from conftest import make_org
 from organizations.fleet_migrations import APPLICATION_NAME
 from organizations.models import Organization
+from testing.orgs import make_org
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = settings.TENANT_BASE_SCHEMA
@@ -232,4 +232,58 @@ def test_killed_midway_each_schema_is_done_or_untouched_and_a_rerun_finishes(thr
 
     call_command("migrate_fleet", stdout=open(os.devnull, "w"))  # noqa: SIM115
     for schema in schemas:
+        _assert_current(schema)
+
+
+def test_what_sql_cannot_express_is_recognized():
+    """RunPython in a tenant app cannot be replayed; in a shared app it is a no-op in tenants."""
+    from django.db import migrations
+
+    from organizations.fleet_migrations import _renderable
+
+    def noop(apps, schema_editor):
+        pass
+
+    tenant = migrations.Migration("0099_data", "displays")
+    tenant.operations = [migrations.RunPython(noop)]
+    shared = migrations.Migration("0099_data", "organizations")
+    shared.operations = [migrations.RunPython(noop)]
+    nested = migrations.Migration("0099_data", "tasks")
+    nested.operations = [
+        migrations.SeparateDatabaseAndState(database_operations=[migrations.RunPython(noop)])
+    ]
+    schema_only = migrations.Migration("0099_sql", "displays")
+    schema_only.operations = [migrations.RunSQL("SELECT 1", migrations.RunSQL.noop)]
+    connection.set_schema(TEMPLATE)
+    try:
+        assert not _renderable(tenant)
+        assert _renderable(shared)
+        assert not _renderable(nested)
+        assert _renderable(schema_only)
+    finally:
+        connection.set_schema_to_public()
+
+
+def test_a_migration_sql_cannot_express_goes_through_djangos_executor(
+    three_orgs, monkeypatch, capsys
+):
+    """The schemas lacking such a migration are migrated by django-tenants' per-schema migrate
+    (in processes); the others by SQL, in the same run."""
+    from organizations import fleet_migrations
+
+    first, second, third = (org.schema for org in three_orgs)
+    _migrations_back(first)
+    _migrations_back(second)
+    # displays 0003 stands for a migration with RunPython: the routing is what is under test.
+    real = fleet_migrations._renderable
+    monkeypatch.setattr(
+        fleet_migrations,
+        "_renderable",
+        lambda migration: migration.name != "0003_screen_mode" and real(migration),
+    )
+    call_command("migrate_fleet", "--jobs", "2")
+    out = capsys.readouterr().out
+    assert "cannot be written as SQL: displays.0003_screen_mode" in out
+    assert "through Django's executor" in out
+    for schema in (first, second, third):
         _assert_current(schema)
