@@ -25,6 +25,7 @@ from agents.models import Agent, AgentCategory
 from audit.choices import ActorType, AuditAction, PlatformAction
 from audit.models import AuditEvent
 from displays.services import screen_create
+from testing.factories import agent_make
 
 
 @dataclass(frozen=True)
@@ -249,9 +250,7 @@ def catalog_category(name="Hot dishes") -> AgentCategory:
 
 
 def catalog_agent(stock=10) -> Agent:
-    return Agent.objects.create(
-        name="Peking duck", category=catalog_category(), unit_price="128.00", stock=stock
-    )
+    return agent_make(name="Peking duck", category=catalog_category(), price="128.00", stock=stock)
 
 
 def _task(org, agent) -> int:
@@ -259,7 +258,6 @@ def _task(org, agent) -> int:
         "/api/v1/tasks/", {"items": [{"agent_id": agent.pk, "quantity": 1}]}, format="json"
     )
     assert response.status_code == 201, response.json()
-    org.activate()
     return response.json()["id"]
 
 
@@ -485,7 +483,6 @@ def _(org, call):
 
 @pytest.mark.parametrize("action", sorted(CASES))
 def test_the_action_through_the_api_writes_its_row(acme, action):
-    acme.activate()
     # The changes a case expects are against the organization's defaults.
     acme.organization.refresh_from_db()
     # Who made each call, for the row's actor: the last audited call's user.
@@ -502,7 +499,6 @@ def test_the_action_through_the_api_writes_its_row(acme, action):
             REMOTE_ADDR="203.0.113.5",
             **kwargs,
         )
-        acme.activate()
         assert response.status_code < 300, (url, response.status_code, response.content[:400])
         if audited:
             made.update(user=acme.users[role] if role else None, request_id=request_id)

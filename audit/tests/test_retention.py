@@ -33,7 +33,6 @@ def _rows(days_ago: list[int], label: str) -> None:
 
 
 def test_prune_deletes_only_old_rows_in_batches(acme):
-    acme.activate()
     _rows([40] * 7, "old")
     _rows([1, 29], "recent")
     with CaptureQueriesContext(connection) as queries:
@@ -47,7 +46,6 @@ def test_prune_deletes_only_old_rows_in_batches(acme):
 
 
 def test_prune_uses_the_organizations_retention_setting(acme):
-    acme.activate()
     assert acme.organization.audit_retention_days == 365
     _rows([400], "past a year")
     _rows([300], "within the year")

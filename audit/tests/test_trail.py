@@ -18,7 +18,6 @@ class Boom(Exception):
 
 
 def test_a_rolled_back_change_leaves_no_audit_row(acme):
-    acme.activate()
     before = AuditEvent.objects.count()
     with pytest.raises(Boom), transaction.atomic():
         category = category_create(name="Desserts")
@@ -34,31 +33,26 @@ def test_a_rolled_back_change_leaves_no_audit_row(acme):
 
 def test_a_refused_change_through_the_api_leaves_no_audit_row(acme):
     """A cancel the status machine refuses (an unknown task: 404; a closed one: 409)."""
-    acme.activate()
     before = AuditEvent.objects.count()
     response = acme.client("manager").post(
         "/api/v1/tasks/999999/cancel/", {"reason": "customer left"}, format="json"
     )
     assert response.status_code == 404
-    acme.activate()
     assert AuditEvent.objects.count() == before
 
 
 def test_audit_record_refuses_to_run_outside_a_transaction(live_db, _shared_orgs):
     # live_db: no test-wide transaction, so autocommit is what a caller would really have.
-    _shared_orgs[0].activate()
-    with pytest.raises(RuntimeError, match="inside the transaction"):
+    with _shared_orgs[0].active(), pytest.raises(RuntimeError, match="inside the transaction"):
         audit_record(action=AuditAction.SETTINGS_UPDATE, target=Target(type="x"))
 
 
 def test_audit_record_refuses_an_unknown_action(acme):
-    acme.activate()
     with pytest.raises(ValueError, match="unknown audit action"), transaction.atomic():
         audit_record(action="task.teleport", target=Target(type="task"))
 
 
 def test_a_bound_actor_is_recorded_outside_a_request(acme):
-    acme.activate()
     with transaction.atomic(), audit_actor_bind(actor_system("nightly-import")):
         event = category_create(name="Imported") and AuditEvent.objects.first()
     assert (event.actor_type, event.actor_id, event.actor_label) == (
@@ -79,7 +73,6 @@ def _row() -> AuditEvent:
 
 
 def test_the_model_refuses_to_change_or_delete_a_row(acme):
-    acme.activate()
     event = _row()
     event.action = AuditAction.TASK_CANCEL
     with pytest.raises(AuditTrailIsAppendOnly):
@@ -103,7 +96,6 @@ def test_the_model_refuses_to_change_or_delete_a_row(acme):
 )
 def test_the_database_refuses_update_and_delete_in_a_cloned_schema(acme, sql):
     """acme's schema was cloned from the template: the trigger came with the table."""
-    acme.activate()
     event = _row()
     with (
         pytest.raises(DatabaseError, match="append-only"),
@@ -115,7 +107,6 @@ def test_the_database_refuses_update_and_delete_in_a_cloned_schema(acme, sql):
 
 
 def test_the_database_lets_a_delete_through_only_under_the_retention_flag(acme):
-    acme.activate()
     event = _row()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('cc.audit_prune', 'on', true)")
@@ -131,7 +122,6 @@ def test_the_database_lets_a_delete_through_only_under_the_retention_flag(acme):
 def test_money_and_times_are_stored_as_strings(acme):
     from decimal import Decimal
 
-    acme.activate()
     at = timezone.now() - timedelta(hours=1)
     with transaction.atomic():
         event = audit_record(

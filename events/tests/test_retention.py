@@ -10,25 +10,21 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
-from agents.models import Agent, AgentCategory
 from events.models import TaskEvent
 from events.retention import event_prune, event_pruned_through
 from events.tasks import event_prune_dispatch
 from organizations.models import Organization
-from tasks.services import task_create
+from testing.factories import agent_make, category_make, task_make
 from testing.orgs import make_org
 
 
 def _events(org, count: int) -> list[int]:
     """``count`` task.created events through the real service; their seqs."""
-    category = AgentCategory.objects.create(name=f"Hot {uuid.uuid4().hex[:6]}")
-    soup = Agent.objects.create(name="Soup", category=category, unit_price=Decimal("9.00"))
+    category = category_make(name=f"Hot {uuid.uuid4().hex[:6]}")
+    soup = agent_make(name="Soup", category=category, price=Decimal("9.00"))
     for _ in range(count):
-        task_create(
-            user=org.users["staff"], items=[{"agent_id": soup.pk, "quantity": 1, "notes": ""}]
-        )
+        task_make(user=org.users["staff"], agents=[soup])
     return list(TaskEvent.objects.order_by("seq").values_list("seq", flat=True))
 
 
@@ -37,7 +33,6 @@ def _age(seqs, days: int) -> None:
 
 
 def test_prunes_old_events_only_in_batches(acme):
-    acme.activate()
     seqs = _events(acme, 7)
     assert len(seqs) == 7 and event_pruned_through() == seqs[0] - 1
     _age(seqs[:5], days=31)
@@ -53,7 +48,6 @@ def test_prunes_old_events_only_in_batches(acme):
 
 
 def test_the_organizations_own_retention_applies(acme):
-    acme.activate()
     seqs = _events(acme, 4)
     _age(seqs[:2], days=10)
     type(acme.organization).objects.filter(pk=acme.organization.pk).update(event_retention_days=7)
@@ -67,7 +61,6 @@ def test_the_organizations_own_retention_applies(acme):
 
 
 def test_the_log_stays_a_suffix_and_the_newest_event_stays(acme):
-    acme.activate()
     seqs = _events(acme, 4)
     # An old event behind a young one (clocks, a long transaction): the log is pruned as a
     # prefix in seq order, so it is kept rather than leaving a hole before a younger event.
@@ -83,7 +76,6 @@ def test_the_log_stays_a_suffix_and_the_newest_event_stays(acme):
 
 
 def test_an_empty_log_is_left_alone(acme):
-    acme.activate()
     TaskEvent.objects.all().delete()
     assert event_prune(retention_days=1) == 0
     assert event_pruned_through() == 0
@@ -95,7 +87,7 @@ def test_the_beat_dispatch_prunes_every_organization_in_its_schema(live_db, cele
     try:
         kept = {}
         for org in orgs:
-            with tenant_context(org.organization):
+            with org.active():
                 seqs = _events(org, 3)
                 _age(seqs[:2], days=45)
                 kept[org.schema] = seqs[2:]
@@ -105,7 +97,7 @@ def test_the_beat_dispatch_prunes_every_organization_in_its_schema(live_db, cele
 
         deadline = time.monotonic() + 60
         for org in orgs:
-            with tenant_context(org.organization):
+            with org.active():
                 while list(TaskEvent.objects.values_list("seq", flat=True)) != kept[org.schema]:
                     assert time.monotonic() < deadline, "the pruning jobs did not run"
                     time.sleep(0.2)
