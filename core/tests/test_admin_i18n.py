@@ -223,3 +223,15 @@ def test_organization_labels_in_both_languages():
     field = Organization._meta.get_field("max_agents")
     assert _translations(field.verbose_name) == ("max agents", "菜品上限")
     assert _translations(Organization._meta.verbose_name_plural) == ("organizations", "商户")
+
+
+def test_login_lockouts_page_in_chinese_and_english(ops, operator):
+    # One failed admin login: a counter per email and per client IP.
+    stranger = Client(HTTP_HOST=settings.PUBLIC_DOMAIN)
+    stranger.post("/admin/login/", {"username": operator.email, "password": "wrong-password"})
+    url = "/admin/login-lockouts/"
+    labels = {"登录锁定": "Login lockouts", "失败次数": "Failures", "邮箱": "Email"}
+    zh = _page(ops, url, ZH)
+    _assert_language(zh, labels, chinese=True)
+    assert operator.email in zh and "IP 地址" in zh
+    _assert_language(_page(ops, url, EN), labels, chinese=False)
