@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tasks.tests.conftest import catalog_make
+from testing.factories import catalog_make
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +45,8 @@ REFERENCE_TABLES = {"accounts_user"}
 # needs the same justification in docs/scaling.md.
 SCHEMA_QUALIFIED_SQL = {
     "organizations/schema_pool.py": "provisioning: one schema per statement",
+    "organizations/schema_script.py": "provisioning: one schema per statement",
+    "organizations/fleet_migrations.py": "fleet migrations: one schema per transaction",
     "organizations/admin_usage.py": "KNOWN CROSS-SCHEMA READ: split per schema before Citus",
 }
 
@@ -179,9 +181,8 @@ def _tables_in(sql: str, tables: set[str]) -> set[str]:
 
 def _tenant_requests(org, other) -> list[tuple[str, str, dict | None, str]]:
     """(method, path, body, role) of a representative set of a tenant's API requests."""
-    org.activate()
-    catalog = catalog_make()
-    connection.set_schema_to_public()
+    with org.active():
+        catalog = catalog_make()
     body = {"items": [{"agent_id": catalog.noodles.pk, "quantity": 2}], "customer_name": "c"}
     # Business dates may trail UTC's by a day (the organization's day start and timezone).
     end = date.today() - timedelta(days=2)
