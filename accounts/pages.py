@@ -24,22 +24,30 @@ from .selectors import email_mask, invitation_get_pending
 _PASSWORD = {"strip": False, "max_length": 256, "widget": forms.PasswordInput}
 
 
-class NewAccountForm(forms.Form):
-    full_name = forms.CharField(label=_("Your name"), max_length=150)
-    password = forms.CharField(
-        label=_("Choose a password"),
-        **{**_PASSWORD, "widget": forms.PasswordInput(attrs={"autocomplete": "new-password"})},
-    )
-    password2 = forms.CharField(
-        label=_("Repeat the password"),
+def _new_password_field(label) -> forms.CharField:
+    return forms.CharField(
+        label=label,
         **{**_PASSWORD, "widget": forms.PasswordInput(attrs={"autocomplete": "new-password"})},
     )
 
+
+class _PasswordPairForm(forms.Form):
+    """A new password typed twice: ``pair`` names the two fields."""
+
+    pair = ("password", "password2")
+
     def clean(self):
         data = super().clean()
-        if data.get("password") and data.get("password") != data.get("password2"):
-            self.add_error("password2", _("The two passwords differ."))
+        first, second = self.pair
+        if data.get(first) and data.get(first) != data.get(second):
+            self.add_error(second, _("The two passwords differ."))
         return data
+
+
+class NewAccountForm(_PasswordPairForm):
+    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    password = _new_password_field(_("Choose a password"))
+    password2 = _new_password_field(_("Repeat the password"))
 
 
 class ExistingAccountForm(forms.Form):
@@ -49,21 +57,10 @@ class ExistingAccountForm(forms.Form):
     )
 
 
-class NewPasswordForm(forms.Form):
-    new_password = forms.CharField(
-        label=_("New password"),
-        **{**_PASSWORD, "widget": forms.PasswordInput(attrs={"autocomplete": "new-password"})},
-    )
-    new_password2 = forms.CharField(
-        label=_("Repeat the new password"),
-        **{**_PASSWORD, "widget": forms.PasswordInput(attrs={"autocomplete": "new-password"})},
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("new_password") and data.get("new_password") != data.get("new_password2"):
-            self.add_error("new_password2", _("The two passwords differ."))
-        return data
+class NewPasswordForm(_PasswordPairForm):
+    pair = ("new_password", "new_password2")
+    new_password = _new_password_field(_("New password"))
+    new_password2 = _new_password_field(_("Repeat the new password"))
 
 
 def _page(request, template: str, context: dict, status: int = 200):
