@@ -189,9 +189,12 @@ def applied_read(schemas: list[str], *, batch: int = 500) -> dict[str, set[Key] 
     """Each schema's django_migrations rows (None: no such schema, or no table in it)."""
     result: dict[str, set[Key] | None] = {}
     with raw_connect() as conn:
+        # pg_class by its (relname, relnamespace) index: information_schema's views check
+        # privileges on every relation of every schema (seconds at 10,000 schemas).
         rows = conn.execute(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = "
-            "'django_migrations' AND table_schema = ANY(%s)",
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p') "
+            "AND n.nspname = ANY(%s)",
             [schemas],
         ).fetchall()
         present = {row[0] for row in rows}
@@ -403,13 +406,6 @@ def template_migrate(*, order: list, loader: MigrationLoader) -> dict[Key, Rende
             verbosity=0,
         )
     connection.set_schema_to_public()
-    if rendered:
-        # New organizations replay the recorded script of the template's state: record the new
-        # state's now rather than on the first signup after the deploy.
-        from .schema_script import schema_script_render
-
-        schema_script_render()
-        connection.set_schema_to_public()
     return rendered
 
 
@@ -541,6 +537,19 @@ def fleet_migrate(
         result.fallback = len(fallback)
         _django_migrate(fallback, jobs, progress, result)
     progress.close()
+    if result.template_applied:
+        # New organizations replay the recorded script of the template's state
+        # (organizations/schema_script.py): record the new state's now, after the fleet, rather
+        # than on the first signup after the deploy.
+        from .schema_script import schema_script_render
+
+        script_started = time.monotonic()
+        schema_script_render()
+        connection.set_schema_to_public()
+        log(
+            f"schema script of the new template state recorded in "
+            f"{time.monotonic() - script_started:.1f} s"
+        )
     result.seconds = time.monotonic() - started
     return result
 
