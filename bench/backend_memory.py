@@ -3,6 +3,12 @@ tenant schemas, and the same visits with the connection recycled (DESIGN 14, iss
 
     .venv/bin/python bench/backend_memory.py [--schemas 100 500] [--recycle 100]
 
+The last run goes through the application's own mechanism: Django's connection with the
+project's backend (core.db_backend) and ``DATABASE_MAX_SCHEMAS_PER_CONNECTION`` set to
+``--recycle``, each visit a ``set_schema`` and the five reads through Django cursors between two
+``close_old_connections()`` calls (what request_started and request_finished run), with no
+connection age limit: only the schema count recycles the connection.
+
 PostgreSQL caches catalog entries (relations, indexes, plans' metadata) per backend, for every
 table a session has touched, and never shrinks those caches: a persistent connection that serves
 every organization in turn grows with the number of schemas it visits. Each visit here does what
@@ -122,6 +128,12 @@ def visit(conn, schema: str, events: str) -> None:
         conn.execute(sql, params).fetchall()
 
 
+def visitor() -> psycopg.Connection:
+    # Nothing prepared (as Django's cursors, which bind on the client): psycopg's automatic
+    # prepared statements would not survive DISCARD ALL, and would add to the backend's memory.
+    return psycopg.connect(PSYCOPG_URL, autocommit=True, prepare_threshold=None)
+
+
 def run(
     schemas: list[str], checkpoints: list[int], recycle: int | None, discard: bool = False
 ) -> list[tuple]:
@@ -131,7 +143,7 @@ def run(
     same connection runs ``DISCARD ALL`` instead (what PgBouncer's session mode does between
     clients on a server session it keeps)."""
     rows, peak = [], 0.0
-    conn = psycopg.connect(PSYCOPG_URL, autocommit=True)
+    conn = visitor()
     pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
     events = event_table(conn)
     baseline = private_mb(pid)
@@ -142,7 +154,7 @@ def run(
                 conn.execute("DISCARD ALL")
             elif recycle and index > 1 and (index - 1) % recycle == 0:
                 conn.close()
-                conn = psycopg.connect(PSYCOPG_URL, autocommit=True)
+                conn = visitor()
                 pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
             visit(conn, schema, events)
             now = private_mb(pid)
@@ -151,6 +163,54 @@ def run(
                 rows.append((index, now, peak))
     finally:
         conn.close()
+    return rows
+
+
+def django_setup() -> None:
+    """The project's settings on this database (``DJANGO_SETTINGS_MODULE``, default
+    ``config.settings.local``), in this process."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ["DATABASE_URL"] = DB_URL
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def run_django(schemas: list[str], checkpoints: list[int], limit: int) -> list[tuple]:
+    """[(schemas visited, private MB now, peak private MB so far, connections opened), ...]:
+    the visits on Django's connection, the schema count (``limit``) the only recycling."""
+    from django.conf import settings
+    from django.db import close_old_connections, connection
+
+    settings.DATABASE_MAX_SCHEMAS_PER_CONNECTION = limit
+    connection.close()
+    connection.settings_dict["CONN_MAX_AGE"] = None  # persistent: no recycling by age
+    connection.set_schema_to_public()
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    opened, peak = 1, 0.0
+    events = event_table(connection.connection)
+    baseline = private_mb(pid)
+    rows = [(0, baseline, baseline, opened)]
+    for index, schema in enumerate(schemas, 1):
+        close_old_connections()  # request_started
+        if connection.connection is None:
+            opened += 1
+        connection.set_schema(schema)
+        with connection.cursor() as cursor:
+            for template in VISIT:
+                sql = template.format(events=events)
+                params = [[1, 2, 3]] if "ANY" in sql else [0] if "%s" in sql else None
+                cursor.execute(sql, params)
+                cursor.fetchall()
+        now = private_mb(connection.connection.info.backend_pid)
+        peak = max(peak, now)
+        close_old_connections()  # request_finished: past the limit the connection goes here
+        if index in checkpoints:
+            rows.append((index, now, peak, opened))
+    connection.close()
     return rows
 
 
@@ -172,6 +232,14 @@ def main() -> None:
         print(f"\n{label}: schemas visited | private MB now | peak private MB")
         for visited, now, peak in run(schemas, checkpoints, recycle, discard):
             print(f"  {visited:>6} | {now:8.1f} | {peak:8.1f}")
+    django_setup()
+    for limit in (0, args.recycle):
+        print(
+            f"\nDjango backend, DATABASE_MAX_SCHEMAS_PER_CONNECTION={limit}: schemas visited |"
+            " private MB now | peak private MB | connections opened"
+        )
+        for visited, now, peak, opened in run_django(schemas, checkpoints, limit):
+            print(f"  {visited:>6} | {now:8.1f} | {peak:8.1f} | {opened:>4}")
 
 
 if __name__ == "__main__":
