@@ -16,10 +16,9 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, AgentCategory
-from displays.services import screen_create
 from displays.tickets import ticket_issue
 from organizations.models import Organization
-from tasks.services import task_create
+from testing.factories import agent_make, category_make, screen_make, task_make
 from testing.orgs import Org, make_org
 
 
@@ -47,14 +46,11 @@ class LiveOrg:
     def task(self, *agents: Agent, user=None):
         """A task created by the real service (its event is published after commit)."""
         with self.context():
-            return task_create(
-                user=user or self.org.users["staff"],
-                items=[{"agent_id": agent.pk, "quantity": 1, "notes": ""} for agent in agents],
-            )
+            return task_make(user=user or self.org.users["staff"], agents=list(agents))
 
     def screen(self, station=(), name="Pass"):
         with self.context():
-            return screen_create(name=name, station=list(station))
+            return screen_make(name=name, station=station)
 
     def ticket(self, *, screen=None, user=None) -> str:
         with self.context():
@@ -74,11 +70,11 @@ def _live_org(slug: str) -> LiveOrg:
     # Screens accumulate over the session: lift the plan limit (tested on the shared orgs).
     Organization.objects.filter(pk=org.organization.pk).update(max_screens=100_000)
     org.organization.max_screens = 100_000
-    with tenant_context(org.organization):
-        hot = AgentCategory.objects.create(name="Hot", sort_order=1)
-        bar = AgentCategory.objects.create(name="Bar", sort_order=2)
-        soup = Agent.objects.create(name="Soup", category=hot, unit_price="12.00")
-        beer = Agent.objects.create(name="Beer", category=bar, unit_price="8.00")
+    with org.active():
+        hot = category_make(name="Hot", sort_order=1)
+        bar = category_make(name="Bar", sort_order=2)
+        soup = agent_make(name="Soup", category=hot, price="12.00")
+        beer = agent_make(name="Beer", category=bar, price="8.00")
     connection.set_schema_to_public()
     return LiveOrg(org=org, hot=hot, bar=bar, soup=soup, beer=beer)
 

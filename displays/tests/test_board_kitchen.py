@@ -15,9 +15,9 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from accounts.tokens import tokens_for_membership
-from agents.models import Agent, AgentCategory
 from displays.services import screen_create
 from organizations.models import Organization
+from testing.factories import agent_make, category_make
 
 from .live import LiveServer
 from .test_board_browser import CHROMIUM, browser  # noqa: F401 (the fixture)
@@ -41,15 +41,15 @@ def kitchen(committed_org):
     organization = committed_org.organization
     Organization.objects.filter(pk=organization.pk).update(timezone=ZONE, recall_minutes=10)
     with tenant_context(organization):
-        hot = AgentCategory.objects.create(name="Hot", sort_order=1)
-        bar = AgentCategory.objects.create(name="Bar", sort_order=2)
+        hot = category_make(name="Hot", sort_order=1)
+        bar = category_make(name="Bar", sort_order=2)
         agents = {
-            "dumplings": Agent.objects.create(
-                name="饺子 Dumplings", category=hot, unit_price="18.00", low_stock_threshold=1
+            "dumplings": agent_make(
+                name="饺子 Dumplings", category=hot, price="18.00", threshold=1
             ),
-            "soup": Agent.objects.create(name="Soup", category=hot, unit_price="12.00"),
-            "rice": Agent.objects.create(name="Rice", category=hot, unit_price="3.00"),
-            "beer": Agent.objects.create(name="Beer", category=bar, unit_price="8.00"),
+            "soup": agent_make(name="Soup", category=hot, price="12.00"),
+            "rice": agent_make(name="Rice", category=hot, price="3.00"),
+            "beer": agent_make(name="Beer", category=bar, price="8.00"),
         }
         _, line_token = screen_create(name="Hot line", station=[hot.pk])
         _, expo_token = screen_create(name="Pass", mode="expo")

@@ -3,11 +3,10 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django_tenants.utils import tenant_context
 
-from agents.models import Agent, AgentCategory
 from events.models import TaskEvent
 from tasks.models import Task
+from testing.factories import agent_make, category_make
 
 
 class TestBoardPage:
@@ -35,9 +34,9 @@ class TestBoardPage:
 
 class TestSimulateTraffic:
     def test_creates_and_advances_tasks(self, acme):
-        with tenant_context(acme.organization):
-            category = AgentCategory.objects.create(name="Hot")
-            Agent.objects.create(name="Soup", category=category, unit_price="9.00")
+        with acme.active():
+            category = category_make(name="Hot")
+            agent_make(name="Soup", category=category, price="9.00")
         out = io.StringIO()
         call_command(
             "simulate_traffic",
@@ -47,7 +46,7 @@ class TestSimulateTraffic:
             seed=1,
             stdout=out,
         )
-        with tenant_context(acme.organization):
+        with acme.active():
             assert Task.objects.count() >= 3
             assert TaskEvent.objects.filter(type="task.created").count() == Task.objects.count()
         assert "stopped" in out.getvalue()

@@ -12,14 +12,14 @@ from django.conf import settings
 from django.db import transaction
 from django.test import Client
 from django.utils import translation
-from django_tenants.utils import tenant_context
 
-from agents.models import Agent, AgentCategory
+from agents.models import Agent
 from agents.stock import agents_lock, stock_adjust, stock_set_limited
 from core.locale import organization_language
 from displays.board import BOARD_STRINGS
 from displays.services import screen_update
 from events.models import TaskEvent
+from testing.factories import agent_make, category_make
 
 from .conftest import receive_until, run
 from .test_consumer import _open
@@ -92,11 +92,9 @@ def _events(agent: Agent, after: int) -> list[tuple[str, int | None]]:
 class TestRestockedEvent:
     def test_sold_out_low_and_back(self, acme):
         client = acme.client("manager")
-        with tenant_context(acme.organization):
-            category = AgentCategory.objects.create(name="Hot")
-            agent = Agent.objects.create(
-                name="Prawns", category=category, unit_price="30.00", low_stock_threshold=2
-            )
+        with acme.active():
+            category = category_make(name="Hot")
+            agent = agent_make(name="Prawns", category=category, price="30.00", threshold=2)
             start = TaskEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         url = f"/api/v1/agents/{agent.pk}/stock-adjustments/"
 
@@ -113,7 +111,7 @@ class TestRestockedEvent:
         post({"delta": 5})  # 8: was fine already: nothing
         post({"delta": -6})  # 2: low again
         post({"set_unlimited": True})  # not tracked any more: restocked (stock null)
-        with tenant_context(acme.organization):
+        with acme.active():
             assert _events(agent, start) == [
                 ("agent.low_stock", 2),
                 ("agent.sold_out", 0),
@@ -130,22 +128,22 @@ class TestRestockedEvent:
             assert restocked.actor["type"] == "user"
 
     def test_a_cancel_giving_stock_back_restocks(self, acme):
-        with tenant_context(acme.organization):
-            category = AgentCategory.objects.create(name="Hot")
-            agent = Agent.objects.create(name="Crab", category=category, unit_price="50.00")
+        with acme.active():
+            category = category_make(name="Hot")
+            agent = agent_make(name="Crab", category=category, price="50.00")
             stock_set_limited(agent=agents_lock([agent.pk])[agent.pk], stock=1)
         response = acme.client("staff").post(
             "/api/v1/tasks/", {"items": [{"agent_id": agent.pk, "quantity": 1}]}, format="json"
         )
         assert response.status_code == 201, response.content
         task_id = response.json()["id"]
-        with tenant_context(acme.organization):
+        with acme.active():
             start = TaskEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
         response = acme.client("manager").post(
             f"/api/v1/tasks/{task_id}/cancel/", {"reason": "guest left"}, format="json"
         )
         assert response.status_code == 200, response.content
-        with tenant_context(acme.organization):
+        with acme.active():
             assert _events(agent, start) == [("agent.restocked", 1)]
 
 
@@ -171,8 +169,8 @@ class TestScreenMode:
         assert default["mode"] == "line"
 
     def test_station_names_in_the_ticket(self, acme):
-        with tenant_context(acme.organization):
-            hot = AgentCategory.objects.create(name="热菜 Hot")
+        with acme.active():
+            hot = category_make(name="热菜 Hot")
         client = acme.client("manager")
         screen = client.post(
             "/api/v1/screens/", {"name": "Hot", "station": [hot.pk]}, format="json"
@@ -188,9 +186,7 @@ class TestSocket:
         expo, _ = rt_a.screen(name="Expo")
         with rt_a.context(), transaction.atomic():
             screen_update(screen_id=expo.pk, mode="expo")
-            prawns = Agent.objects.create(
-                name="Prawns", category=rt_a.hot, unit_price="30.00", low_stock_threshold=1
-            )
+            prawns = agent_make(name="Prawns", category=rt_a.hot, price="30.00", threshold=1)
             stock_set_limited(agent=agents_lock([prawns.pk])[prawns.pk], stock=0)
         hot_screen, _ = rt_a.screen(station=[rt_a.hot.pk], name="Hot")
         bar_screen, _ = rt_a.screen(station=[rt_a.bar.pk], name="Bar")

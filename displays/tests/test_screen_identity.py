@@ -3,7 +3,6 @@
 
 from django.conf import settings
 from django.test import override_settings
-from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
 from displays.models import Screen
@@ -14,7 +13,7 @@ TICKETS = "/api/v1/realtime/tickets/"
 
 def _screen_with_id(org, screen_id: int) -> str:
     token = f"token-{org.schema}-{screen_id}"
-    with tenant_context(org.organization):
+    with org.active():
         Screen.objects.create(
             pk=screen_id, name="Pass", station=[], token_hash=screen_token_hash(token)
         )

@@ -1,21 +1,20 @@
 import pytest
-from django_tenants.utils import tenant_context
 
-from agents.models import AgentCategory
 from displays.models import Screen
 from displays.services import screen_token_hash
+from testing.factories import category_make
 
 URL = "/api/v1/screens/"
 
 
 @pytest.fixture
 def category(acme):
-    with tenant_context(acme.organization):
-        return AgentCategory.objects.create(name="Hot", sort_order=1)
+    with acme.active():
+        return category_make(name="Hot", sort_order=1)
 
 
 def _count(org) -> int:
-    with tenant_context(org.organization):
+    with org.active():
         return Screen.objects.count()
 
 
@@ -61,7 +60,7 @@ class TestCreate:
         assert body["created_by"] == "manager@acme.test"
         token = body["token"]
         assert len(token) >= 40
-        with tenant_context(acme.organization):
+        with acme.active():
             screen = Screen.objects.get(pk=body["id"])
         assert screen.token_hash == screen_token_hash(token)
         assert token not in screen.token_hash
@@ -138,7 +137,7 @@ class TestListRetrieveUpdate:
         ):
             assert response.status_code == 404
             assert response.json()["error"]["code"] == "SCREEN_NOT_FOUND"
-        with tenant_context(globex.organization):
+        with globex.active():
             assert Screen.objects.get(pk=screen["id"]).is_active
 
     def test_update_name_and_station(self, acme, category):
@@ -180,7 +179,7 @@ class TestRotateAndRevoke:
         assert response.status_code == 200
         new_token = response.json()["token"]
         assert new_token != screen["token"]
-        with tenant_context(acme.organization):
+        with acme.active():
             assert Screen.objects.get(pk=screen["id"]).token_hash == screen_token_hash(new_token)
 
     def test_revoke(self, acme):
@@ -196,7 +195,7 @@ class TestRotateAndRevoke:
     def test_delete_revokes(self, acme):
         screen = _create(acme)
         assert acme.client("manager").delete(f"{URL}{screen['id']}/").status_code == 204
-        with tenant_context(acme.organization):
+        with acme.active():
             assert Screen.objects.get(pk=screen["id"]).is_active is False
 
     def test_staff_cannot_rotate_or_revoke(self, acme):

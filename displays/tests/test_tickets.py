@@ -2,7 +2,6 @@ import time
 
 import pytest
 from django.db import connection
-from django_tenants.utils import tenant_context
 
 from displays.tickets import ticket_consume
 
@@ -25,7 +24,7 @@ def _screen_client(org, token):
 
 
 def _consume(org, ticket):
-    with tenant_context(org.organization):
+    with org.active():
         return ticket_consume(ticket=ticket)
 
 

@@ -23,7 +23,6 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 from openpyxl import load_workbook
 
 from accounts.models import User
@@ -76,7 +75,7 @@ def _populate(org) -> dict:
     """A small organization: 2 categories, 3 agents (one with stock), 3 tasks (one cancelled),
     a note, a stock adjustment, a screen and yesterday's daily report with its workbook."""
     owner = org.users["owner"]
-    with tenant_context(org.organization):
+    with org.active():
         hot = category_create(name="Hot", sort_order=1)
         bar = category_create(name="Bar", sort_order=2)
         soup = agent_create(name="Soup 汤", category=hot, unit_price=Decimal("12.50"), stock=20)
@@ -148,7 +147,7 @@ def test_owner_exports_downloads_and_the_link_expires(
     assert expires - finished == timedelta(hours=24)
 
     # The owner's request is in the organization's audit trail.
-    with tenant_context(org.organization):
+    with org.active():
         audit = AuditEvent.objects.get(action="export.create")
         owner_email = org.users["owner"].email
         assert (audit.actor_type, audit.actor_label) == ("user", owner_email)
@@ -165,7 +164,7 @@ def test_owner_exports_downloads_and_the_link_expires(
     report_name = f"reports/daily/{facts['day']:%Y-%m-%d}.xlsx"
     assert names == TABLE_FILES | {"manifest.json", report_name}
 
-    with tenant_context(org.organization):
+    with org.active():
         expected = {
             "categories.jsonl": AgentCategory.objects.count(),
             "agents.jsonl": Agent.objects.count(),
@@ -229,7 +228,7 @@ def test_owner_exports_downloads_and_the_link_expires(
     assert default_storage.exists(stored)
 
     # 24 h later: 410, the file is deleted, the job says expired.
-    with tenant_context(org.organization):
+    with org.active():
         ExportJob.objects.filter(pk=job["id"]).update(
             expires_at=timezone.now() - timedelta(seconds=1)
         )
@@ -281,7 +280,7 @@ def test_owner_only_and_other_organizations_see_nothing(
         connection.set_schema_to_public()
         Organization.objects.get(pk=other.organization.pk).delete(force_drop=True)
     # Only one export was made, and only by the owner.
-    with tenant_context(org.organization):
+    with org.active():
         assert ExportJob.objects.count() == 1
 
 
@@ -296,7 +295,7 @@ def test_broker_down_is_a_quick_503_and_no_job_is_left_waiting(
     assert time.monotonic() - started < 5
     assert response.status_code == 503, response.content
     assert response.json()["error"]["code"] == "JOB_QUEUE_UNAVAILABLE"
-    with tenant_context(org.organization):
+    with org.active():
         (job,) = ExportJob.objects.all()
         assert job.status == ExportStatus.FAILED
         assert job.error.startswith("JOB_QUEUE_UNAVAILABLE")
@@ -331,7 +330,7 @@ def test_operator_exports_from_the_admin_and_downloads(
             organization_ref=org.organization.pk, action="organization.export"
         )
         assert event.actor_label == operator.email
-        with tenant_context(org.organization):
+        with org.active():
             job = ExportJob.objects.get()
             assert job.requested_via == "operator" and job.requested_by_id is None
             # Operators' exports are in the platform audit, not the organization's.
@@ -340,7 +339,7 @@ def test_operator_exports_from_the_admin_and_downloads(
 
         deadline = time.monotonic() + 90
         while True:
-            with tenant_context(org.organization):
+            with org.active():
                 job.refresh_from_db()
             connection.set_schema_to_public()
             if job.status == ExportStatus.DONE:

@@ -17,22 +17,21 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
-from agents.models import Agent, AgentCategory
 from exports import services
 from exports.choices import ExportStatus
 from exports.models import ExportJob
 from exports.services import export_expire, export_run, export_storage_name
 from exports.tasks import exports_expire
 from tasks.services import task_create
+from testing.factories import agent_make, category_make
 
 
 @pytest.fixture
 def org(committed_org):
-    with tenant_context(committed_org.organization):
-        category = AgentCategory.objects.create(name="Hot")
-        soup = Agent.objects.create(name="Soup", category=category, unit_price=Decimal("9.00"))
+    with committed_org.active():
+        category = category_make(name="Hot")
+        soup = agent_make(name="Soup", category=category, price=Decimal("9.00"))
         for _ in range(5):
             task_create(
                 user=committed_org.users["staff"],
@@ -50,7 +49,7 @@ def _tasks_in(name: str) -> int:
 
 
 def test_a_duplicate_delivery_does_nothing_and_a_redelivery_rebuilds(org):
-    with tenant_context(org.organization):
+    with org.active():
         job = ExportJob.objects.create()
         done = export_run(job_id=job.pk)
         assert done.status == ExportStatus.DONE and done.attempts == 1
@@ -103,7 +102,7 @@ def test_progress_is_visible_to_pollers_while_the_export_reads(org, monkeypatch)
 
     monkeypatch.setattr(services._Progress, "_write", write_and_poll)
     try:
-        with tenant_context(org.organization):
+        with org.active():
             job = ExportJob.objects.create()
             done = export_run(job_id=job.pk)
     finally:
@@ -118,7 +117,7 @@ def test_progress_is_visible_to_pollers_while_the_export_reads(org, monkeypatch)
 
 def test_the_sweep_deletes_expired_and_orphaned_archives_only(org):
     now = timezone.now()
-    with tenant_context(org.organization):
+    with org.active():
         expired = export_run(job_id=ExportJob.objects.create().pk)
         fresh = export_run(job_id=ExportJob.objects.create().pk)
         ExportJob.objects.filter(pk=expired.pk).update(expires_at=now - timedelta(minutes=1))
@@ -147,7 +146,7 @@ def test_the_sweep_deletes_expired_and_orphaned_archives_only(org):
 
 
 def test_the_hourly_beat_job_sweeps_every_organization(org):
-    with tenant_context(org.organization):
+    with org.active():
         done = export_run(job_id=ExportJob.objects.create().pk)
         ExportJob.objects.filter(pk=done.pk).update(expires_at=timezone.now() - timedelta(hours=1))
     connection.set_schema_to_public()
@@ -155,5 +154,5 @@ def test_the_hourly_beat_job_sweeps_every_organization(org):
     assert exports_expire() >= 1  # the beat's entry point, run here in the public schema
 
     assert not default_storage.exists(done.file)
-    with tenant_context(org.organization):
+    with org.active():
         assert ExportJob.objects.get(pk=done.pk).status == ExportStatus.EXPIRED
