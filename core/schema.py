@@ -131,6 +131,9 @@ class AutoSchema(BaseAutoSchema):
 
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
+        # A title is the model's verbose_name, an admin label that follows the reader's
+        # language: the schema names a field by its name, the same in every language.
+        meta.pop("title", None)
         if field.read_only and "nullable" not in meta and _may_be_null(field):
             meta["nullable"] = True
         return meta

@@ -235,3 +235,23 @@ def test_login_lockouts_page_in_chinese_and_english(ops, operator):
     _assert_language(zh, labels, chinese=True)
     assert operator.email in zh and "IP 地址" in zh
     _assert_language(_page(ops, url, EN), labels, chinese=False)
+
+
+def test_the_openapi_schema_names_fields_the_same_in_every_language(acme):
+    """Field labels are admin text: the schema served in Chinese carries no translated field
+    titles (generated clients must not change with the reader's language)."""
+
+    def titles(node) -> list:
+        if isinstance(node, dict):
+            found = [node["title"]] if isinstance(node.get("title"), str) else []
+            return found + [t for key, v in node.items() if key != "info" for t in titles(v)]
+        if isinstance(node, list):
+            return [t for v in node for t in titles(v)]
+        return []
+
+    client = acme.client("manager")
+    zh = client.get("/api/schema/?format=json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    en = client.get("/api/schema/?format=json", HTTP_ACCEPT_LANGUAGE="en")
+    assert zh.status_code == en.status_code == 200
+    assert titles(zh.json()["components"]) == titles(en.json()["components"]) == []
+    assert zh.json()["components"]["schemas"].keys() == en.json()["components"]["schemas"].keys()
