@@ -319,7 +319,8 @@ def build_requests(
     The bench organization's scenarios have one slot per manager (task bodies vary: 3 distinct
     random agents, 50 variants). A spread scenario ``<kind>_<S>`` has one slot per connection,
     each a list of ``SPREAD_VARIANTS`` requests to an organization drawn at random among the
-    first S of the fleet (its host, its manager's token, its agents)."""
+    first S of the fleet (its host, its manager's token, its agents): shuffled passes over
+    the S organizations dealt to the slots, so every S consecutive requests reach each one."""
     spec = scenario_spec(scenario)
     creates = spec["method"] == "POST"
     size = spread_size(scenario)
@@ -333,12 +334,15 @@ def build_requests(
         fleet = prepared["spread"][:size]
         if len(fleet) < size:
             raise RuntimeError(f"{scenario}: only {len(fleet)} spread organizations prepared")
+        # Random draws without replacement: shuffled passes over the S organizations, dealt
+        # to the slots in turn, so that any S consecutive requests of the run (the warm-up's
+        # first ones too) reach every organization once, in random order.
+        deck: list[dict] = []
+        while len(deck) < SPREAD_VARIANTS * connections:
+            deck += rng.sample(fleet, len(fleet))
         slots = [
-            [
-                (org["host"], org["token"], org["agent_ids"])
-                for org in (rng.choice(fleet) for _ in range(SPREAD_VARIANTS))
-            ]
-            for _ in range(connections)
+            [(org["host"], org["token"], org["agent_ids"]) for org in deck[slot::connections]]
+            for slot in range(connections)
         ]
     per_slot = []
     for targets in slots:
