@@ -158,11 +158,20 @@ def vacuum(database_url: str) -> None:
     development server may not (this machine's runs with ``autovacuum = off``), and a few
     thousand dead versions of one row make each create's lookups measurably slower, run after
     run. Each scenario starts from the state autovacuum would leave.
+
+    Only the tables with dead versions are vacuumed: a plain ``VACUUM`` visits every table of
+    every schema, 30 s with the 1,000-organization spread fleet present.
     """
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(psycopg_url(database_url), autocommit=True) as conn:
-        conn.execute("VACUUM")
+        tables = conn.execute(
+            "SELECT schemaname, relname FROM pg_stat_user_tables WHERE n_dead_tup > 0"
+        ).fetchall()
+        if tables:
+            names = sql.SQL(", ").join(sql.Identifier(schema, name) for schema, name in tables)
+            conn.execute(sql.SQL("VACUUM {}").format(names))
 
 
 def run(cmd: list[str], env: dict, capture: bool = False) -> str:
