@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from accounts.models import Invitation, User
 from agents.models import StockReconciliation
@@ -19,7 +18,8 @@ from displays.models import Screen
 from organizations.models import Organization, PlatformAuditEvent
 from organizations.services import organization_plan_update
 from reports.models import ReportJob
-from tasks.models import Task
+from tasks.choices import TaskStatus
+from testing.factories import TaskSpec, tasks_bulk
 
 CHANGELIST = "/admin/organizations/organization/"
 
@@ -124,8 +124,8 @@ def test_plan_limits_editable_in_the_list(ops, acme, globex):
 
 
 def test_usage_columns_in_one_query_per_page(ops, acme, globex, django_assert_max_num_queries):
-    with tenant_context(acme.organization):
-        Task.objects.bulk_create([Task(**_task_fields(acme, i)) for i in range(1, 4)])
+    with acme.active():
+        tasks_bulk(acme.organization, [_pending_now() for _ in range(3)])
         Screen.objects.create(name="Pass", token_hash="a" * 64, last_seen_at=timezone.now())
         Screen.objects.create(
             name="Old", token_hash="b" * 64, last_seen_at=timezone.now() - timedelta(hours=1)
@@ -140,20 +140,13 @@ def test_usage_columns_in_one_query_per_page(ops, acme, globex, django_assert_ma
     assert rows[globex.organization.pk].usage.tasks_today == 0
 
 
-def _task_fields(org, sequence: int) -> dict:
-    from organizations.business_day import business_date
-
-    return {
-        "number": f"U{sequence:04d}",
-        "sequence": sequence,
-        "business_date": business_date(org.organization),
-        "subtotal": "10.00",
-        "total": "10.00",
-    }
+def _pending_now() -> TaskSpec:
+    """A pending task created now (today's business day, the last hour)."""
+    return TaskSpec(created_at=timezone.now(), status=TaskStatus.PENDING, items=[])
 
 
 def test_panels_show_failures_drift_and_screens(ops, acme):
-    with tenant_context(acme.organization):
+    with acme.active():
         ReportJob.objects.create(
             kind="daily", period="2026-01-05", status="failed", error="disk full on writer"
         )
@@ -205,8 +198,8 @@ def test_django_delete_is_off(ops, acme):
 
 
 def test_fleet_page(ops, acme, globex):
-    with tenant_context(acme.organization):
-        Task.objects.create(**_task_fields(acme, 1))
+    with acme.active():
+        tasks_bulk(acme.organization, [_pending_now()])
         ReportJob.objects.create(kind="daily", period="2026-01-05", status="failed", error="x")
     connection.set_schema_to_public()
     Organization.objects.filter(pk=globex.organization.pk).update(is_active=False)

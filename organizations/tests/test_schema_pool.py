@@ -7,6 +7,7 @@ from agents.models import AgentCategory
 from organizations.models import Organization, PooledSchema
 from organizations.schema_pool import schema_pool_fill
 from organizations.services import organization_create
+from testing.factories import category_make
 
 
 def _drop_pool():
@@ -32,7 +33,7 @@ def test_provisioning_takes_a_pooled_schema(live_db, settings):
         assert not schema_exists(taken)
         assert schema_exists("pooled")
         with tenant_context(org):
-            AgentCategory.objects.create(name="works")
+            category_make(name="works")
             assert AgentCategory.objects.count() == 1
         assert schema_pool_fill() == 1
     finally:
