@@ -8,18 +8,20 @@ recorded once per migration state (on a scratch schema, then dropped), stored in
 ``TenantSchemaScript``, and replayed for every new schema: ``CREATE SCHEMA``, ``SET LOCAL
 search_path`` and the recorded script, in one statement batch inside the caller's transaction.
 
-What is recorded: every statement the migrations run except reads and session settings
-(``SELECT``, ``SET``, ``SHOW``: the migration framework's introspection and its
-``django_migrations`` reads), with their parameters bound, including the ``django_migrations``
-rows, so a replayed schema is a fully migrated tenant to django-tenants. Names are unqualified
-(the migrations rely on ``search_path``), so one script serves every schema name. A migration
-whose effect depends on the result of a top-level ``SELECT`` would not be reproduced:
-``organizations/tests/test_schema_script.py`` compares a replayed schema with the template,
-object by object, so such a drift fails the suite rather than production.
+What is recorded: every statement the migrations run except reads and search_path switches
+(``SELECT``, ``SHOW``, ``SET search_path``: the migration framework's introspection, its
+``django_migrations`` reads and django-tenants' schema switches), with their parameters bound,
+including the ``django_migrations`` rows, so a replayed schema is a fully migrated tenant to
+django-tenants. Names are unqualified (the migrations rely on ``search_path``), so one script
+serves every schema name. A migration whose effect depends on the result of a top-level
+``SELECT`` would not be reproduced: ``organizations/tests/test_schema_script.py`` compares a
+replayed schema with the template, object by object, so such a drift fails the suite rather
+than production.
 """
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -33,7 +35,9 @@ from .models import TenantSchemaScript
 
 logger = logging.getLogger(__name__)
 
-_SKIPPED = ("SELECT", "SET", "SHOW")
+# Reads and the search_path switches of the migration framework; a compound statement that
+# starts with SET (Django drops a foreign key with "SET CONSTRAINTS ..; ALTER TABLE ..") is kept.
+_SKIPPED = re.compile(r"^\s*(SELECT|SHOW)\b|^\s*SET\s+search_path\b[^;]*;?\s*$", re.IGNORECASE)
 # One script per process and state: provisioning reads the state (one query) and replays.
 _memo: dict[str, str] = {}
 _memo_lock = threading.Lock()
@@ -67,16 +71,13 @@ def _record_migrations(schema_name: str) -> list[str]:
 
     def record(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        keyword = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-        if keyword not in _SKIPPED:
+        if sql.strip() and not _SKIPPED.match(sql):
             for one in params if many else [params]:
                 statements.append(binder.mogrify(sql, one) if one is not None else sql)
         return result
 
     with connection.execute_wrapper(record):
-        call_command(
-            "migrate_schemas", schema_name=schema_name, interactive=False, verbosity=0
-        )
+        call_command("migrate_schemas", schema_name=schema_name, interactive=False, verbosity=0)
     return statements
 
 
@@ -117,8 +118,11 @@ def schema_script_render() -> TenantSchemaScript:
     )
     logger.info(
         "tenant schema script recorded",
-        extra={"state": state[:12], "statements": len(statements),
-               "seconds": round(time.monotonic() - started, 2)},
+        extra={
+            "state": state[:12],
+            "statements": len(statements),
+            "seconds": round(time.monotonic() - started, 2),
+        },
     )
     return script
 

@@ -134,3 +134,37 @@ def test_a_failed_replay_leaves_nothing():
             assert cursor.fetchone() == (0,)
     finally:
         _drop("script_taken")
+
+
+def test_a_new_schema_adds_nothing_to_the_shared_tables_catalog():
+    """A tenant foreign key to a shared table would hang triggers on it (two per key and
+    schema): provisioning would slow down with every organization and every backend would load
+    them. References to users carry no constraint (core.fields.tenant_user_fk)."""
+
+    def shared_triggers() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE c.relnamespace = 'public'::regnamespace"
+            )
+            return cursor.fetchone()[0]
+
+    before = shared_triggers()
+    schema_create_from_script(schema_name="script_shared")
+    try:
+        assert shared_triggers() == before
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                "AND connamespace = 'script_shared'::regnamespace "
+                "AND confrelid::regclass::text LIKE 'accounts_%%'"
+            )
+            assert cursor.fetchone() == (0,)
+            # Tenant-internal keys are still constraints (a task's items, an agent's category).
+            cursor.execute(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                "AND connamespace = 'script_shared'::regnamespace"
+            )
+            assert cursor.fetchone()[0] >= 5
+    finally:
+        _drop("script_shared")
