@@ -22,6 +22,7 @@ provisioning does, for a fraction of a second). Figures in docs/performance.md.
 """
 
 import contextlib
+import signal
 import sys
 import threading
 import time
@@ -78,6 +79,9 @@ def _fsync_off(enabled: bool, quiet: bool):
     if not enabled:
         yield
         return
+    if threading.current_thread() is threading.main_thread():
+        # A plain kill (SIGTERM) runs the finally below: fsync must not stay off.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with connection.cursor() as cursor:
         cursor.execute("SET application_name = %s", [APPLICATION_NAME])
         cursor.execute("ALTER SYSTEM SET fsync = off")
