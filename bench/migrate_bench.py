@@ -196,6 +196,15 @@ def check(count_expected: int) -> str:
     return summary
 
 
+def server_conditions() -> str:
+    """fsync (another bench's fleet builder may turn it off cluster-wide) and the load."""
+    with connect() as conn:
+        fsync = conn.execute("SHOW fsync").fetchone()[0]
+        commit = conn.execute("SHOW synchronous_commit").fetchone()[0]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"fsync {fsync}, synchronous_commit {commit}, load average {load}"
+
+
 def database_size() -> int:
     with connect() as conn:
         return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
@@ -225,7 +234,10 @@ def main() -> None:
         fleet_take_back()
         only_new_missing()
 
+        conditions = server_conditions()
         seconds, out = manage("migrate_fleet", "--jobs", str(args.jobs), capture=True)
+        conditions_after = server_conditions()
+        print(f"before: {conditions}; after: {conditions_after}")
         print(out.strip())
         checked = check(count)
         noop, _ = manage("migrate_fleet", "--jobs", str(args.jobs), capture=True)
@@ -246,6 +258,7 @@ def main() -> None:
                 env={"BENCH_MIGRATE_PROCESSES": str(args.jobs)},
             )
             row["django"] = django_s
+            print(f"after: {server_conditions()}")
             print(
                 f"{count} orgs: migrate_schemas --executor=multiprocessing ({args.jobs} "
                 f"processes) {django_s:.1f} s ({count / django_s:.1f} schemas/s); "
