@@ -17,7 +17,6 @@ import hashlib
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -47,13 +46,6 @@ def _page_key(*, resource: str, host: str, params) -> str:
 def catalog_cache_key(*, resource: str, host: str, query_string: str) -> str:
     """The cache key of a list page (``query_string``: the request's, undecoded; the cache
     adds the schema prefix)."""
-    return _catalog_cache_key(resource, host, query_string)
-
-
-# Every cached read hashes the same few query strings, so the keys are kept per process.
-# Bounded: odd query strings only evict each other.
-@lru_cache(maxsize=1024)
-def _catalog_cache_key(resource: str, host: str, query_string: str) -> str:
     return _page_key(resource=resource, host=host, params=QueryDict(query_string))
 
 
