@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 # Reads and the search_path switches of the migration framework; a compound statement that
 # starts with SET (Django drops a foreign key with "SET CONSTRAINTS ..; ALTER TABLE ..") is kept.
 _SKIPPED = re.compile(r"^\s*(SELECT|SHOW)\b|^\s*SET\s+search_path\b[^;]*;?\s*$", re.IGNORECASE)
+_ADD_CONSTRAINT = re.compile(r'^ALTER TABLE "[^"]+" ADD CONSTRAINT "([^"]+)" [^;]*$')
+_DROP_CONSTRAINT = re.compile(
+    r'^SET CONSTRAINTS "([^"]+)" IMMEDIATE; ALTER TABLE "[^"]+" DROP CONSTRAINT "\1"$'
+)
 # One script per process and state: provisioning reads the state (one query) and replays.
 _memo: dict[str, str] = {}
 _memo_lock = threading.Lock()
@@ -81,6 +85,39 @@ def _record_migrations(schema_name: str) -> list[str]:
     return statements
 
 
+def _without_dropped_constraints(statements: list[str]) -> list[str]:
+    """Leave out a constraint the migrations add and a later migration drops.
+
+    Replaying history verbatim would, for instance, create each user foreign key and drop it
+    again, and creating one locks the shared ``accounts_user`` against writes until the new
+    schema commits. A constraint named by exactly two statements, an add (``ALTER TABLE ..
+    ADD CONSTRAINT``, or inline in ``ADD COLUMN``) and a later drop, is removed from both; the
+    object-by-object test checks the result equals the template.
+    """
+    statements = list(statements)
+    for index, statement in enumerate(statements):
+        match = _DROP_CONSTRAINT.match(statement)
+        if not match:
+            continue
+        quoted = f'"{match.group(1)}"'
+        others = [i for i, other in enumerate(statements) if quoted in other and i != index]
+        if len(others) != 1 or others[0] > index:
+            continue
+        added = statements[others[0]]
+        inline = re.compile(
+            rf" CONSTRAINT {re.escape(quoted)} REFERENCES [^;]* DEFERRABLE INITIALLY DEFERRED;"
+            rf" SET CONSTRAINTS {re.escape(quoted)} IMMEDIATE$"
+        )
+        if _ADD_CONSTRAINT.match(added):
+            statements[others[0]] = ""
+        elif inline.search(added):
+            statements[others[0]] = inline.sub("", added)
+        else:
+            continue
+        statements[index] = ""
+    return [statement for statement in statements if statement]
+
+
 def schema_script_render() -> TenantSchemaScript:
     """Record the script of the template's current migration state (seconds; once per state).
 
@@ -112,6 +149,7 @@ def schema_script_render() -> TenantSchemaScript:
             "The tenant template's migrations differ from the code's: run "
             "`manage.py platform_setup` (it migrates the template), then provision again."
         )
+    statements = _without_dropped_constraints(statements)
     sql = ";\n".join(statements) + ";\n"
     script, _ = TenantSchemaScript.objects.get_or_create(
         state=state, defaults={"sql": sql, "statements": len(statements)}
