@@ -51,6 +51,10 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Part of every state: a change to how the script is recorded makes the stored scripts stale.
+RECORDER_VERSION = "2"
+
+
 def schema_migration_state(*, schema_name: str | None = None) -> str:
     """A hash of the migrations applied in ``schema_name`` (the template by default)."""
     schema_name = schema_name or settings.TENANT_BASE_SCHEMA
@@ -60,7 +64,7 @@ def schema_migration_state(*, schema_name: str | None = None) -> str:
             "ORDER BY app, name"
         )
         rows = cursor.fetchall()
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"recorder {RECORDER_VERSION}\n".encode())
     for app, name in rows:
         digest.update(f"{app}.{name}\n".encode())
     return digest.hexdigest()
