@@ -135,14 +135,16 @@ def fleet_ensure(
         disable=quiet,
     )
     lock = threading.Lock()
-    with (
-        _fsync_off(not durable and len(missing) > 20, quiet),
-        ThreadPoolExecutor(max_workers=jobs) as pool,
-    ):
-        for future in as_completed(pool.submit(_build_batch, batch, sql) for batch in batches):
-            done = future.result()
-            with lock:
-                bar.update(done)
+    with _fsync_off(not durable and len(missing) > 20, quiet):
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            for future in as_completed([pool.submit(_build_batch, b, sql) for b in batches]):
+                done = future.result()
+                with lock:
+                    bar.update(done)
+        finally:
+            # On a kill, drop the batches not started yet instead of building them all.
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     if not quiet:
         elapsed = time.monotonic() - started
