@@ -65,11 +65,19 @@ class Org:
         return self.organization.schema_name
 
     def client(
-        self, role: str | None = None, user: User | None = None, **defaults
-    ) -> SchemaRestoringClient:
+        self,
+        role: str | None = None,
+        user: User | None = None,
+        *,
+        restore_schema: bool = True,
+        **defaults,
+    ) -> APIClient:
         """A client on this organization's host, authenticated as ``role`` (or anonymous);
-        ``defaults``: more request defaults (``REMOTE_ADDR=...``)."""
-        client = SchemaRestoringClient(HTTP_HOST=self.host, **defaults)
+        ``defaults``: more request defaults (``REMOTE_ADDR=...``). ``restore_schema=False``: a
+        plain client that leaves the connection where the request put it, for the tests whose
+        subject is the connection's schema switching (``core/tests/test_db_backend.py``)."""
+        client_class = SchemaRestoringClient if restore_schema else APIClient
+        client = client_class(HTTP_HOST=self.host, **defaults)
         user = user or (self.users[role] if role else None)
         if user is not None:
             # The shared users live for the whole session: a test that ended someone's sessions

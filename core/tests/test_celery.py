@@ -4,28 +4,28 @@ that organization's schema, and only sees that organization's rows."""
 import uuid
 
 import pytest
-from django_tenants.utils import tenant_context
 
-from agents.models import AgentCategory
 from config.celery import app
 from core.tasks import schema_probe
+from testing.factories import category_make
 
 pytestmark = pytest.mark.slow
 
 
 def test_job_runs_in_the_schema_it_was_sent_from(celery_worker_process, committed_org):
     other = committed_org
-    from testing.orgs import make_org
+    from testing.orgs import make_org, public_schema
 
     second = make_org(f"celery-{uuid.uuid4().hex[:8]}")  # unique: --reuse-db keeps old rows
     try:
-        with tenant_context(other.organization):
-            AgentCategory.objects.create(name="Only in the first org")
+        with other.active():
+            category_make(name="Only in the first org")
             first_result = schema_probe.delay("agents.AgentCategory")
-        with tenant_context(second.organization):
-            AgentCategory.objects.create(name="Only in the second org")
+        with second.active():
+            category_make(name="Only in the second org")
             second_result = schema_probe.delay("agents.AgentCategory")
-        public_result = schema_probe.delay("agents.AgentCategory")
+        with public_schema():
+            public_result = schema_probe.delay("agents.AgentCategory")
 
         assert first_result.get(timeout=30) == {
             "schema": other.schema,
@@ -37,7 +37,8 @@ def test_job_runs_in_the_schema_it_was_sent_from(celery_worker_process, committe
         }
         assert public_result.get(timeout=30) == {"schema": "public", "rows": []}
     finally:
-        second.organization.delete(force_drop=True)
+        with public_schema():
+            second.organization.delete(force_drop=True)
 
 
 def test_app_is_json_only_with_time_limits_and_late_acks():

@@ -33,7 +33,7 @@ from organizations.models import Organization
 from reports.choices import ReportKind, ReportStatus
 from reports.models import DailyReport
 from reports.services import report_due_date, report_enqueue, report_generate
-from reports.tests.factories import TaskSpec, make_catalog, make_tasks
+from testing.factories import TaskSpec, catalog_named, tasks_bulk
 
 BASE = Path(settings.BASE_DIR)
 PO = BASE / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -259,9 +259,8 @@ def test_validation_400_messages_and_field_messages(acme):
 
 
 def test_invalid_transition_409(acme):
-    from tasks.tests.conftest import catalog_make
+    from testing.factories import catalog_make
 
-    acme.activate()
     noodles = catalog_make().noodles
     created = acme.client("staff").post(
         "/api/v1/tasks/", {"items": [{"agent_id": noodles.pk, "quantity": 1}]}, format="json"
@@ -413,7 +412,6 @@ def _workbook_texts(path_or_file) -> tuple[list[str], list, list]:
 
 def test_excel_report_in_the_organization_language(acme, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    acme.activate()
     day = report_due_date(acme.organization, timezone.now())
     for language, sheets in (("zh-hans", SHEETS_ZH), ("en", SHEETS_EN)):
         acme.organization.language = language  # what the job reads: connection.tenant
@@ -443,9 +441,9 @@ def test_excel_report_from_the_celery_worker_is_chinese(committed_org, celery_wo
     org.refresh_from_db()
     day = report_due_date(org, timezone.now())
     with tenant_context(org):
-        cola = make_catalog().agents["Cola"]
+        cola = catalog_named().agents["Cola"]
         noon = datetime.combine(day, time_of_day(12, 0), tzinfo=ZoneInfo(org.timezone))
-        make_tasks(org, [TaskSpec(noon, "completed", [(cola, 2)])])
+        tasks_bulk(org, [TaskSpec(noon, "completed", [(cola, 2)])])
         report_enqueue(kind=ReportKind.DAILY, period=day, force=True)
     deadline = time.monotonic() + 60
     report = None

@@ -104,7 +104,6 @@ def test_policy_key_of_a_viewset_and_of_a_plain_view():
     ],
 )
 def test_role_permission_uses_the_membership_of_this_org(acme, role, action, allowed):
-    acme.activate()
     user = acme.users[role]
     user.membership = user.memberships.get(organization=acme.organization)
     request = APIRequestFactory().post("/")

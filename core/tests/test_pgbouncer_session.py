@@ -34,12 +34,11 @@ import pytest
 from django.db import connection, connections
 
 from accounts.tokens import tokens_for_membership
-from agents.models import Agent, AgentCategory
 from core.tests.pgbouncer import NEEDS_PGBOUNCER, PGBOUNCER, free_port
 from displays.tests.live import LiveServer
 from organizations.models import Organization
 from tasks.models import Task
-from tasks.services import task_create
+from testing.factories import agent_make, category_make, task_make
 from testing.orgs import make_org
 
 pytestmark = [pytest.mark.slow, *NEEDS_PGBOUNCER]
@@ -155,18 +154,17 @@ class Tenant:
 def _tenant(letter: str, seeded: int) -> Tenant:
     org = make_org(f"pgb{letter}-{uuid.uuid4().hex[:6]}")
     marker = f"only-{letter}-{uuid.uuid4().hex[:4]}"
-    org.activate()
-    category = AgentCategory.objects.create(name=f"{marker} kitchen")
-    # Several agents in b: ids differ between the schemas as well as names.
-    agents = [
-        Agent.objects.create(name=f"{marker} dish {n}", category=category, unit_price=Decimal(9))
-        for n in range(1 if letter == "a" else 3)
-    ]
-    agent = agents[-1]
     staff = org.users["staff"]
-    for _ in range(seeded):
-        task_create(user=staff, items=[{"agent_id": agent.pk, "quantity": 1}], customer_name=marker)
-    connection.set_schema_to_public()
+    with org.active():
+        category = category_make(name=f"{marker} kitchen")
+        # Several agents in b: ids differ between the schemas as well as names.
+        agents = [
+            agent_make(name=f"{marker} dish {n}", category=category, price=Decimal(9))
+            for n in range(1 if letter == "a" else 3)
+        ]
+        agent = agents[-1]
+        for _ in range(seeded):
+            task_make(user=staff, agents=[agent], customer_name=marker)
     token = tokens_for_membership(user=staff, organization=org.organization).access_token
     return Tenant(
         slug=org.organization.slug,

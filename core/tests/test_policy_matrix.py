@@ -178,10 +178,14 @@ def _task_objects(pk=None):
 
 def _detail_object(basename: str, org, foreign: bool) -> dict:
     """The URL arguments of an object of ``org`` (with an id acme cannot have if foreign)."""
+    with org.active():
+        return _detail_object_here(basename, org, foreign)
+
+
+def _detail_object_here(basename: str, org, foreign: bool) -> dict:
     from displays.models import Screen
     from reports.models import DailyReport, MonthlyReport, ReportJob
 
-    org.activate()
     pk = FOREIGN_PK if foreign else None
     extra = {"pk": pk} if pk else {}
     if basename in ("agent-category", "agent", "task"):
@@ -220,7 +224,6 @@ def _principals(acme, globex) -> dict[str, tuple[APIClient, str]]:
     """name -> (client, what it is): a member role, "anonymous", "foreign" or "screen"."""
     from displays.services import screen_create
 
-    acme.activate()
     _screen, screen_token = screen_create(name="Policy screen")
     screen = APIClient(HTTP_HOST=acme.host)
     screen.credentials(HTTP_AUTHORIZATION=f"Screen {screen_token}")

@@ -9,7 +9,7 @@ import requests
 import schemathesis
 from rest_framework.test import APIClient
 
-from tasks.tests.conftest import catalog_make
+from testing.factories import catalog_make
 
 
 @pytest.fixture
@@ -63,7 +63,6 @@ def test_category_create_and_update_carry_agent_count(acme, schema):
 
 
 def test_a_pending_task_with_its_unset_timestamps(acme, schema):
-    acme.activate()
     catalog = catalog_make()
     client = acme.client("staff")
     body = {"items": [{"agent_id": catalog.tea.id, "quantity": 1}]}
@@ -78,7 +77,6 @@ def test_a_pending_task_with_its_unset_timestamps(acme, schema):
 
 
 def test_a_ledger_row_without_a_user(acme, schema):
-    acme.activate()
     catalog = catalog_make()  # the initial movements have no user (user_email null)
     response = acme.client("staff").get(f"/api/v1/agents/{catalog.duck.id}/stock-movements/")
     assert response.json()["results"][0]["user_email"] is None
