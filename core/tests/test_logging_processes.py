@@ -136,7 +136,19 @@ def test_web_worker_and_beat_print_only_json_with_one_key_set(committed_org, db,
         )
         processes["beat"] = _Process(
             "beat",
-            [*celery, "beat", "--loglevel", "INFO", "-s", str(tmp_path / "beat-schedule")],
+            # Celery's file scheduler with no entries: the database schedule platform_setup
+            # wrote would have this beat send real jobs (reconciliation at minute 7, expiry every
+            # minute) into the shared test organizations, under the other tests' feet.
+            [
+                *celery,
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "celery.beat:PersistentScheduler",
+                "-s",
+                str(tmp_path / "beat-schedule"),
+            ],
             env,
             tmp_path,
         )
