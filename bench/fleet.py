@@ -40,23 +40,16 @@ def fleet_slugs(*, count: int, prefix: str) -> list[str]:
 
 def _build_batch(slugs: list[str], sql: str) -> int:
     from organizations.models import Domain, Organization
-    from organizations.schema_script import quote_name
+    from organizations.schema_script import schema_script_batch
 
     try:
-        batch = ["SELECT set_config('cc.saved_search_path', current_setting('search_path'), true)"]
-        for slug in slugs:
-            name = quote_name(slug)
-            batch.append(f"CREATE SCHEMA {name};\nSET LOCAL search_path TO {name}, public;\n{sql}")
-        batch.append(
-            "SELECT set_config('search_path', current_setting('cc.saved_search_path'), true)"
-        )
         with transaction.atomic():
             with connection.cursor() as cursor:
                 # Seen by the other builders' fsync bookkeeping (_fsync_off).
                 cursor.execute("SET LOCAL application_name = %s", [APPLICATION_NAME])
                 # A bench database: losing the last batches in a crash only means rebuilding them.
                 cursor.execute("SET LOCAL synchronous_commit = off")
-                cursor.execute(";\n".join(batch))
+                cursor.execute(schema_script_batch(schema_names=slugs, sql=sql))
             organizations = Organization.objects.bulk_create(
                 Organization(name=slug.title(), slug=slug, schema_name=slug) for slug in slugs
             )

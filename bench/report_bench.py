@@ -67,8 +67,9 @@ def bench_big_day(n_tasks: int, runs: int) -> dict:
     from reports.choices import ReportKind
     from reports.metrics import compute_metrics
     from reports.services import report_build, report_generate
-    from reports.tests.factories import big_day, make_catalog
     from tasks.models import Task, TaskItem
+    from testing.factories import big_day
+    from testing.factories import catalog_named as make_catalog
 
     org = clone_org(f"rpbig{n_tasks}")
     with tenant_context(org):
@@ -137,8 +138,10 @@ def prepare_fleet(n_orgs: int) -> list:
     from organizations.models import Organization
     from reports.models import DailyReport, MonthlyReport, ReportJob
     from reports.services import report_due_date
-    from reports.tests.factories import TaskSpec, at, make_catalog, make_tasks
     from tasks.models import Task
+    from testing.factories import TaskSpec, at
+    from testing.factories import catalog_named as make_catalog
+    from testing.factories import tasks_bulk as make_tasks
 
     now = timezone.now()
     orgs = []

@@ -36,15 +36,12 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations.special import SeparateDatabaseAndState
 
 from .models import Organization, PooledSchema
+from .schema_script import quote_name, schema_script_render
 
 logger = logging.getLogger(__name__)
 
 APPLICATION_NAME = "migrate_fleet"
 Key = tuple[str, str]
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -204,7 +201,7 @@ def applied_read(schemas: list[str], *, batch: int = 500) -> dict[str, set[Key] 
         for start in range(0, len(existing), batch):
             chunk = existing[start : start + batch]
             query = " UNION ALL ".join(
-                f"SELECT {i}, app, name FROM {_quote(s)}.django_migrations"  # noqa: S608
+                f"SELECT {i}, app, name FROM {quote_name(s)}.django_migrations"  # noqa: S608
                 for i, s in enumerate(chunk)
             )
             for index, app, name in conn.execute(query):
@@ -237,7 +234,7 @@ def _schema_apply(
 ) -> list[Key]:
     """Apply what ``schema`` lacks; returns the migrations applied. Raises on an SQL error (the
     transaction is rolled back: the schema is as it was)."""
-    q = _quote(schema)
+    q = quote_name(schema)
     done: list[Key] = []
     prelude = (
         f"SET LOCAL search_path TO {q}, public; "
@@ -541,8 +538,6 @@ def fleet_migrate(
         # New organizations replay the recorded script of the template's state
         # (organizations/schema_script.py): record the new state's now, after the fleet, rather
         # than on the first signup after the deploy.
-        from .schema_script import schema_script_render
-
         script_started = time.monotonic()
         schema_script_render()
         connection.set_schema_to_public()

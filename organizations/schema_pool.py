@@ -15,13 +15,9 @@ from django.db import connection, transaction
 from django_tenants.utils import schema_exists
 
 from .models import PooledSchema
-from .schema_script import schema_create_from_script, schema_script_current
+from .schema_script import quote_name, schema_create_from_script, schema_script_current
 
 logger = logging.getLogger(__name__)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def schema_pool_claim(*, schema_name: str) -> bool:
@@ -34,7 +30,7 @@ def schema_pool_claim(*, schema_name: str) -> bool:
             return False
         with connection.cursor() as cursor:
             cursor.execute(
-                f"ALTER SCHEMA {_quote(entry.schema_name)} RENAME TO {_quote(schema_name)}"
+                f"ALTER SCHEMA {quote_name(entry.schema_name)} RENAME TO {quote_name(schema_name)}"
             )
         entry.delete()
     return True
@@ -42,7 +38,7 @@ def schema_pool_claim(*, schema_name: str) -> bool:
 
 def _migrations(schema: str) -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT app, name FROM {_quote(schema)}.django_migrations")  # noqa: S608
+        cursor.execute(f"SELECT app, name FROM {quote_name(schema)}.django_migrations")  # noqa: S608
         return set(cursor.fetchall())
 
 
@@ -55,7 +51,7 @@ def schema_pool_fill(*, size: int | None = None) -> int:
     for entry in PooledSchema.objects.all():
         if not schema_exists(entry.schema_name) or _migrations(entry.schema_name) != current:
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP SCHEMA IF EXISTS {_quote(entry.schema_name)} CASCADE")
+                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_name(entry.schema_name)} CASCADE")
             entry.delete()
     made = 0
     while PooledSchema.objects.count() < size:

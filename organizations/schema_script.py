@@ -182,19 +182,28 @@ def schema_script_current() -> str:
     return sql
 
 
+def schema_script_batch(*, schema_names: list[str], sql: str) -> str:
+    """One statement batch creating each of ``schema_names`` from the recorded ``sql``.
+
+    ``SET LOCAL`` would last until the caller's transaction ends (rows written after the batch,
+    such as the domain and the owner, must not resolve to a new schema): the path in force is
+    saved first and put back last.
+    """
+    save = "SELECT set_config('cc.saved_search_path', current_setting('search_path'), true);\n"
+    restore = "SELECT set_config('search_path', current_setting('cc.saved_search_path'), true);\n"
+    batch = [save]
+    for schema_name in schema_names:
+        name = quote_name(schema_name)
+        batch.append(f"CREATE SCHEMA {name};\nSET LOCAL search_path TO {name}, public;\n{sql}")
+    batch.append(restore)
+    return "".join(batch)
+
+
 def schema_create_from_script(*, schema_name: str, sql: str | None = None) -> None:
     """Create ``schema_name`` with every tenant table, index, function and migration row.
 
     One round trip for the whole schema, inside a transaction: on any error nothing is left.
     """
     sql = schema_script_current() if sql is None else sql
-    name = quote_name(schema_name)
-    # SET LOCAL would last until the caller's transaction ends (the domain and owner rows that
-    # follow must not resolve to the new schema): the path in force is saved and put back.
-    batch = (
-        "SELECT set_config('cc.saved_search_path', current_setting('search_path'), true);\n"
-        f"CREATE SCHEMA {name};\nSET LOCAL search_path TO {name}, public;\n{sql}"
-        "SELECT set_config('search_path', current_setting('cc.saved_search_path'), true);\n"
-    )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(batch)
+        cursor.execute(schema_script_batch(schema_names=[schema_name], sql=sql))
