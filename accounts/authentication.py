@@ -5,9 +5,10 @@ on every request, for every view: revocation belongs to authentication, not to w
 throttle a view happens to have.
 
 How fresh: a verified token and the membership (with the user's ``session_version``) are kept
-per process for ``LOCAL_CACHE_SECONDS`` (default 5 s; ``core.local_cache``). The process that
-bumps a session version or removes a membership clears its own caches at once; every other
-process sees it within that bound. The deny-list is read from Redis on every request (one
+per process (``core.local_cache``). A change clears the caches of the process that made it at
+once and of every other process when they hear its invalidation, published on Redis after the
+commit (milliseconds); a process that cannot hear Redis keeps entries ``LOCAL_CACHE_SECONDS``
+(default 5 s) at most. The deny-list is read from Redis on every request (one
 ``EXISTS``); if Redis cannot be read, from PostgreSQL (``accounts.tokens``).
 """
 

@@ -27,7 +27,7 @@ from audit.choices import AuditAction
 from audit.services import Target, audit_record
 from core.exceptions import ApplicationError, ConflictError, NotFoundError
 from core.jobs import job_send_on_commit
-from core.local_cache import local_caches_clear
+from core.local_cache import local_caches_invalidate
 from core.sockets import sockets_close_on_commit, user_group_name
 
 from . import lockout
@@ -168,9 +168,8 @@ def user_sessions_revoke(*, user: User) -> None:
     # F() + 1: two concurrent revocations both count (a read-modify-write could lose one).
     User.objects.filter(pk=user.pk).update(session_version=F("session_version") + 1)
     user.refresh_from_db(fields=["session_version"])
-    # update() sends no signal: drop this process's cached user/membership lookups ourselves
-    # (other processes see the new version when their short-lived entries expire).
-    local_caches_clear()
+    # update() sends no signal: every process's cached user/membership lookups are dropped here.
+    local_caches_invalidate()
     # Their open WebSockets close too, in every organization they belong to (core.sockets).
     schemas = Membership.objects.filter(user_id=user.pk).values_list(
         "organization__schema_name", flat=True
@@ -322,7 +321,7 @@ def user_profile_update(
     if changed:
         user.save(update_fields=changed)
         # Cached memberships carry the user object: drop them so the change shows at once.
-        local_caches_clear()
+        local_caches_invalidate()
     return user
 
 
@@ -542,7 +541,7 @@ def _invitation_close(*, invitation: Invitation, user: User) -> None:
         changes={"role": [None, invitation.role]},
         organization=invitation.organization,
     )
-    local_caches_clear()
+    local_caches_invalidate()
 
 
 def invitation_accept_new_account(

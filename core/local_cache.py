@@ -1,11 +1,20 @@
-"""Short-lived per-process caches for what every request looks up (host -> organization,
-user + organization -> membership), and the counters of every per-process cache.
+"""Per-process caches for what every request looks up (host -> organization, user +
+organization -> membership, verified tokens), kept fresh across processes, and the counters of
+every per-process cache.
 
-Each entry lives a few seconds (``LOCAL_CACHE_SECONDS``) and every cache is cleared in this
-process as soon as a relevant row is saved or deleted (signals), so a suspension, a
-deactivation or a removed membership is seen at once by the process that made it and within
-the TTL by the others: far inside the 5-minute bound DESIGN.md sets. ``cachetools.TTLCache``
-is not thread-safe, hence the lock (web processes serve requests on a thread pool).
+Freshness: a change to a user, a membership, an organization or a domain calls
+``local_caches_invalidate()``, which clears this process's caches at once and, after the
+transaction commits, publishes one message on a Redis channel (``LOCAL_CACHE_CHANNEL``). Every
+process runs a listener thread subscribed to it that clears its own caches on each message. An
+entry lives ``LOCAL_CACHE_LISTENING_SECONDS`` (default 300) while the listener is subscribed
+and has heard Redis answer its pings in the last few seconds, ``LOCAL_CACHE_SECONDS`` (default
+5) otherwise: a process that may have missed a message (Redis unreachable, a connection
+silently dead) falls back to the short bound and clears what it holds when the listener drops
+or comes back. So a suspension, a deactivation, a session revocation or a removed membership is
+seen by every process within milliseconds, and within seconds when Redis fails (DESIGN 3:
+"within seconds, every process"), while the entries of 1,000 organizations spread over a few
+processes stay warm (DESIGN 14). ``cachetools.TTLCache`` is not thread-safe, hence the lock
+(web processes serve requests on a thread pool).
 
 Every per-process cache is bounded (``maxsize``: least recently used entries are evicted) and
 counted: hits, misses, evictions (entries pushed out to make room; expired ones are not
@@ -16,15 +25,22 @@ calls). ``local_cache_stats()`` reads them all; ``core.metrics`` exports them in
 (``cc_local_cache_*``, docs/observability.md).
 """
 
+import contextlib
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from cachetools import TTLCache
 from django.conf import settings
 from django.core.signals import request_finished
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 _MISSING = object()
 _registry: dict[str, "LocalCache | _FunctionCache"] = {}
@@ -69,7 +85,7 @@ class LocalCache:
         _registry[name] = self
 
     def get_or_load(self, key, load: Callable[[], Any]):
-        ttl = settings.LOCAL_CACHE_SECONDS
+        ttl = _listener.ttl()
         if ttl <= 0:
             return load()
         with self._lock:
@@ -141,9 +157,130 @@ def local_cache_stats() -> list[CacheStats]:
 
 
 def local_caches_clear() -> None:
+    """Clear this process's caches (``local_caches_invalidate`` clears every process's)."""
     for cache in list(_registry.values()):
         if isinstance(cache, LocalCache):
             cache.clear()
+
+
+def local_caches_invalidate() -> None:
+    """Something the caches hold changed: clear them here now, and in every process once the
+    change is committed (a process reading before the commit could cache the old row again).
+    """
+    local_caches_clear()
+    transaction.on_commit(_broadcast)
+
+
+def _broadcast() -> None:
+    local_caches_clear()
+    try:
+        _redis_client().publish(settings.LOCAL_CACHE_CHANNEL, str(os.getpid()))
+    except redis.RedisError:
+        # The listeners cannot hear Redis either (the same server): each falls back to the short
+        # TTL within LISTENER_DEAD_AFTER seconds of its last answered ping.
+        logger.exception("local cache invalidation not published")
+
+
+LISTENER_CLIENT_NAME = "cc-local-cache-listener"
+
+
+def _redis_client(**kwargs) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=LISTENER_PING_SECONDS, **kwargs
+    )
+
+
+# The listener pings Redis this often and counts itself deaf when no answer came for
+# LISTENER_DEAD_AFTER seconds: the bound on how long a process may miss an invalidation.
+LISTENER_PING_SECONDS = 1.0
+LISTENER_DEAD_AFTER = 3.0
+
+
+class _Listener:
+    """The thread of this process subscribed to ``LOCAL_CACHE_CHANNEL`` (started on the first
+    cache lookup, again in a forked child)."""
+
+    def __init__(self):
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._heard_at = 0.0  # monotonic time of the last message or pong while subscribed
+
+    def ttl(self) -> float:
+        short = settings.LOCAL_CACHE_SECONDS
+        long = settings.LOCAL_CACHE_LISTENING_SECONDS
+        if short <= 0 or long <= short:
+            return short
+        if self._pid != os.getpid():
+            self._start()
+            return short
+        return long if self.listening() else short
+
+    def listening(self) -> bool:
+        return self._pid == os.getpid() and (
+            time.monotonic() - self._heard_at < LISTENER_DEAD_AFTER
+        )
+
+    def stop(self) -> None:
+        """End the listener thread (at its next wake-up, within a second)."""
+        with self._lock:
+            self._pid = None
+            self._heard_at = 0.0
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._heard_at = 0.0
+            threading.Thread(target=self._run, name="local-cache-listener", daemon=True).start()
+
+    def _run(self) -> None:
+        pid = self._pid
+        backoff = 0.5
+        while self._pid == pid:
+            pubsub = None
+            try:
+                pubsub = _redis_client(client_name=LISTENER_CLIENT_NAME).pubsub()
+                pubsub.subscribe(settings.LOCAL_CACHE_CHANNEL)
+                pinged = 0.0
+                while self._pid == pid:
+                    now = time.monotonic()
+                    if self._heard_at and now - self._heard_at >= LISTENER_DEAD_AFTER:
+                        raise redis.ConnectionError("no answer to the listener's pings")
+                    if now - pinged >= LISTENER_PING_SECONDS:
+                        pubsub.ping()
+                        pinged = now
+                    message = pubsub.get_message(timeout=LISTENER_PING_SECONDS / 2)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        # Anything published while this process was not subscribed is lost.
+                        local_caches_clear()
+                        self._heard_at = time.monotonic()
+                        backoff = 0.5
+                    elif message["type"] == "message":
+                        local_caches_clear()
+                        self._heard_at = time.monotonic()
+                    elif message["type"] == "pong" and self._heard_at:
+                        self._heard_at = time.monotonic()
+            except Exception:  # any failure: deaf, short TTL, reconnect
+                logger.warning("local cache listener disconnected; retrying", exc_info=True)
+            finally:
+                self._heard_at = 0.0
+                local_caches_clear()
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+_listener = _Listener()
+
+
+def local_cache_listening() -> bool:
+    """Whether this process hears invalidations now (the long TTL applies)."""
+    return _listener.listening()
 
 
 # Multiprocess /metrics (PROMETHEUS_MULTIPROC_DIR): a scrape reads what every web process wrote

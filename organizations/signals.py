@@ -1,5 +1,6 @@
 """Receivers of the organizations app: the per-process lookups (``core.local_cache``) forget an
-organization or a domain as soon as it changes, and CORS is decided per organization."""
+organization or a domain as soon as it changes, in every process; and CORS is decided per
+organization."""
 
 from corsheaders.signals import check_request_enabled
 from django.core.exceptions import DisallowedHost
@@ -7,14 +8,14 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from core.cors import CORS_PATH_PREFIX
-from core.local_cache import local_caches_clear
+from core.local_cache import local_caches_invalidate
 
 from .middleware import TenantMiddleware, tenant_for_host
 from .models import Domain, Organization
 
 
 def _clear(**_kwargs) -> None:
-    local_caches_clear()
+    local_caches_invalidate()
 
 
 for _model in (Organization, Domain):

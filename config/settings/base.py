@@ -413,8 +413,12 @@ WS_HEARTBEAT_SECONDS = env.int("WS_HEARTBEAT_SECONDS", default=20)
 WS_RECHECK_SECONDS = env.int("WS_RECHECK_SECONDS", default=15)
 
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
-# Per-process cache of host -> organization and user -> membership (core.local_cache).
+# Per-process caches of host -> organization, user -> membership and verified tokens
+# (core.local_cache): entries live LOCAL_CACHE_LISTENING_SECONDS while the process hears the
+# invalidations published on LOCAL_CACHE_CHANNEL (Redis pub/sub), LOCAL_CACHE_SECONDS otherwise.
 LOCAL_CACHE_SECONDS = env.int("LOCAL_CACHE_SECONDS", default=5)
+LOCAL_CACHE_LISTENING_SECONDS = env.int("LOCAL_CACHE_LISTENING_SECONDS", default=300)
+LOCAL_CACHE_CHANNEL = env("LOCAL_CACHE_CHANNEL", default="cc:local-caches:invalidate")
 # Young-generation threshold of the garbage collector in web server processes, which also
 # freeze what the loaded application keeps alive (core.gc_tuning); 0 keeps Python's defaults.
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=10_000)

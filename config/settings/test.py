@@ -25,6 +25,8 @@ TENANT_SCHEMA_POOL_SIZE = 0
 # Server processes started by a test may switch them on (TEST_LOCAL_CACHE_SECONDS) to prove a
 # bound that depends on them (accounts/tests/test_sessions.py: revocation across processes).
 LOCAL_CACHE_SECONDS = env.int("TEST_LOCAL_CACHE_SECONDS", default=0)
+# The long TTL of a process that hears invalidations (Redis pub/sub): off unless a test asks.
+LOCAL_CACHE_LISTENING_SECONDS = env.int("TEST_LOCAL_CACHE_LISTENING_SECONDS", default=0)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["LOCATION"] = _redis_db(REDIS_URL, 0)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
