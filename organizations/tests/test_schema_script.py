@@ -171,3 +171,31 @@ def test_a_new_schema_adds_nothing_to_the_shared_tables_catalog():
             assert cursor.fetchone()[0] >= 5
     finally:
         _drop("script_shared")
+
+
+def test_columns_added_with_a_default_get_it_set_afterwards():
+    """The shape Django records for a field with a default becomes an ``ADD COLUMN`` without
+    one plus ``SET DEFAULT`` (flat with the fleet), except on a table that already has rows."""
+    from organizations.schema_script import _defaults_set_after_adding
+
+    recorded = [
+        """ALTER TABLE "a" ADD COLUMN "mode" varchar(8) DEFAULT 'line' NOT NULL""",
+        """ALTER TABLE "a" ADD COLUMN "actor" jsonb DEFAULT '{"type": "system"}'::jsonb NOT NULL""",
+        """ALTER TABLE "a" ADD COLUMN "n" integer DEFAULT -3 NULL""",
+        """INSERT INTO "b" ("x") VALUES (1)""",
+        """ALTER TABLE "b" ADD COLUMN "flag" boolean DEFAULT true NOT NULL""",
+        """ALTER TABLE "a" ADD COLUMN "at" timestamp with time zone DEFAULT now() NOT NULL""",
+    ]
+    assert _defaults_set_after_adding(recorded) == [
+        """ALTER TABLE "a" ADD COLUMN "mode" varchar(8) NOT NULL""",
+        """ALTER TABLE "a" ALTER COLUMN "mode" SET DEFAULT 'line'""",
+        """ALTER TABLE "a" ADD COLUMN "actor" jsonb NOT NULL""",
+        """ALTER TABLE "a" ALTER COLUMN "actor" SET DEFAULT '{"type": "system"}'::jsonb""",
+        """ALTER TABLE "a" ADD COLUMN "n" integer NULL""",
+        """ALTER TABLE "a" ALTER COLUMN "n" SET DEFAULT -3""",
+        # Rows exist: they must be filled with the default, as recorded.
+        """INSERT INTO "b" ("x") VALUES (1)""",
+        """ALTER TABLE "b" ADD COLUMN "flag" boolean DEFAULT true NOT NULL""",
+        # Not a literal (evaluated once per existing row): left alone.
+        """ALTER TABLE "a" ADD COLUMN "at" timestamp with time zone DEFAULT now() NOT NULL""",
+    ]
