@@ -18,15 +18,15 @@ Private_Dirty`` of ``/proc/<pid>/smaps_rollup``: the PostgreSQL server must run 
 and this process must be allowed to read its backends' /proc entries).
 
 Uses its own database (``cc_membench`` on 127.0.0.1:5432 unless BENCH_DATABASE_URL is set):
-``platform_setup`` once, then schemas ``mem00000``... copied from ``tenant_template`` (``CREATE
-TABLE .. LIKE .. INCLUDING ALL``: the same tables and indexes, which is what the caches hold).
+``platform_setup`` once, then organizations ``mem00000``... built by bench/fleet.py as
+provisioning builds them (``--prefix fill`` with ``BENCH_DATABASE_URL`` on ``cc_provbench``
+visits the 10,000 of bench/provision_bench.py instead of building more).
 """
 
 import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -71,38 +71,13 @@ def ensure_database() -> None:
     )
 
 
-def build(count: int) -> list[str]:
-    """Schemas mem00000 .. up to ``count`` (existing ones reused)."""
-    names = [f"mem{i:05d}" for i in range(count)]
-    with psycopg.connect(PSYCOPG_URL, autocommit=True) as conn:
-        present = {
-            row[0]
-            for row in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [names]
-            )
-        }
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT table_name FROM information_schema.tables"
-                " WHERE table_schema = 'tenant_template' AND table_type = 'BASE TABLE'"
-            )
-        ]
-        missing = [name for name in names if name not in present]
-        started = time.perf_counter()
-        for index, schema in enumerate(missing, 1):
-            with conn.transaction():
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-                for table in tables:
-                    conn.execute(
-                        f'CREATE TABLE "{schema}"."{table}"'
-                        f' (LIKE tenant_template."{table}" INCLUDING ALL)'
-                    )
-            if index % 100 == 0:
-                print(f"  built {index}/{len(missing)} schemas", flush=True)
-        if missing:
-            print(f"built {len(missing)} schemas in {time.perf_counter() - started:.0f} s")
-    return names
+def build(count: int, prefix: str) -> list[str]:
+    """Organizations ``<prefix>00000`` .. up to ``count``, as provisioning makes them
+    (bench/fleet.py; existing ones reused, so another bench's fleet can be visited)."""
+    django_setup()
+    from bench.fleet import fleet_ensure
+
+    return fleet_ensure(count=count, prefix=prefix)
 
 
 def private_mb(pid: int) -> float:
@@ -218,9 +193,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--schemas", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--recycle", type=int, default=100, help="schemas per connection")
+    parser.add_argument(
+        "--prefix",
+        default="mem",
+        help="the fleet's organizations (bench/fleet.py): 'fill' visits provision_bench's",
+    )
     args = parser.parse_args()
     ensure_database()
-    schemas = build(max(args.schemas))
+    schemas = build(max(args.schemas), args.prefix)
     checkpoints = sorted(set(args.schemas))
     print(f"database {DB_URL.rsplit('@', 1)[-1]}, {len(VISIT)} reads per schema visit")
     runs = (
