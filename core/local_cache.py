@@ -181,7 +181,9 @@ def _broadcast() -> None:
         logger.exception("local cache invalidation not published")
 
 
-LISTENER_CLIENT_NAME = "cc-local-cache-listener"
+def listener_client_name() -> str:
+    """The listener's Redis connection name (``CLIENT LIST``): one per process."""
+    return f"cc-local-cache-listener-{os.getpid()}"
 
 
 def _redis_client(**kwargs) -> redis.Redis:
@@ -240,7 +242,7 @@ class _Listener:
         while self._pid == pid:
             pubsub = None
             try:
-                pubsub = _redis_client(client_name=LISTENER_CLIENT_NAME).pubsub()
+                pubsub = _redis_client(client_name=listener_client_name()).pubsub()
                 pubsub.subscribe(settings.LOCAL_CACHE_CHANNEL)
                 pinged = 0.0
                 while self._pid == pid:

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from accounts.models import Membership, User
 from core import local_cache
-from core.local_cache import LISTENER_CLIENT_NAME
+from core.local_cache import listener_client_name
 from organizations.models import Organization
 from organizations.services import organization_set_active
 
@@ -137,7 +137,7 @@ def test_a_process_that_cannot_hear_keeps_the_short_ttl(settings):
 def test_a_dropped_subscription_falls_back_to_the_short_ttl_then_recovers(listening):
     admin = _publisher()
     (connection,) = [
-        c for c in admin.client_list(_type="pubsub") if c["name"] == LISTENER_CLIENT_NAME
+        c for c in admin.client_list(_type="pubsub") if c["name"] == listener_client_name()
     ]
     admin.client_kill_filter(_id=connection["id"])
     # Deaf at once (the connection's end is seen) or within LISTENER_DEAD_AFTER (a silent one).
