@@ -39,6 +39,7 @@ from cachetools import TTLCache
 from django.conf import settings
 from django.core.signals import request_finished
 from django.db import transaction
+from django_redis import get_redis_connection
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,8 @@ def local_caches_invalidate() -> None:
 def _broadcast() -> None:
     local_caches_clear()
     try:
-        _redis_client().publish(settings.LOCAL_CACHE_CHANNEL, str(os.getpid()))
+        # The cache's pooled connection (the same Redis server: channels ignore the db number).
+        get_redis_connection("default").publish(settings.LOCAL_CACHE_CHANNEL, str(os.getpid()))
     except redis.RedisError:
         # The listeners cannot hear Redis either (the same server): each falls back to the short
         # TTL within LISTENER_DEAD_AFTER seconds of its last answered ping.
@@ -186,9 +188,13 @@ def listener_client_name() -> str:
     return f"cc-local-cache-listener-{os.getpid()}"
 
 
-def _redis_client(**kwargs) -> redis.Redis:
+def _listener_client() -> redis.Redis:
+    """A connection of the listener's own: a subscribed connection serves nothing else."""
     return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=LISTENER_PING_SECONDS, **kwargs
+        settings.REDIS_URL,
+        socket_connect_timeout=2,
+        socket_timeout=LISTENER_PING_SECONDS,
+        client_name=listener_client_name(),
     )
 
 
@@ -215,7 +221,7 @@ class _Listener:
         if self._pid != os.getpid():
             self._start()
             return short
-        return long if self.listening() else short
+        return long if time.monotonic() - self._heard_at < LISTENER_DEAD_AFTER else short
 
     def listening(self) -> bool:
         return self._pid == os.getpid() and (
@@ -242,7 +248,7 @@ class _Listener:
         while self._pid == pid:
             pubsub = None
             try:
-                pubsub = _redis_client(client_name=listener_client_name()).pubsub()
+                pubsub = _listener_client().pubsub()
                 pubsub.subscribe(settings.LOCAL_CACHE_CHANNEL)
                 pinged = 0.0
                 while self._pid == pid:
