@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -150,6 +151,15 @@ def bench_env(args) -> dict:
     }
 
 
+def shared_buffers(database_url: str) -> str:
+    """PostgreSQL's buffer pool size: the spread scenarios' figures depend on it (each
+    organization that writes keeps about 1 MB of hot pages in it; docs/scaling.md)."""
+    import psycopg
+
+    with psycopg.connect(psycopg_url(database_url), autocommit=True) as conn:
+        return conn.execute("SHOW shared_buffers").fetchone()[0]
+
+
 def vacuum(database_url: str) -> None:
     """Clear the dead row versions earlier scenarios and runs left (``VACUUM``, < 1 s).
 
@@ -224,14 +234,14 @@ def server_command(kind: str, args, port: int, workers: int) -> list[str]:
 def server_ports(args) -> list[int]:
     """The ports the load is spread over: one per worker process (``--balance ports``), or the
     one socket all workers share (``--balance shared``)."""
-    if args.balance == "ports":
+    if args.balance in ("ports", "affinity"):
         return [args.port + i for i in range(args.workers)]
     return [args.port]
 
 
 def start_servers(kind: str, args, env: dict, log_dir: Path) -> list[subprocess.Popen]:
     ports = server_ports(args)
-    workers = 1 if args.balance == "ports" else args.workers
+    workers = args.workers if args.balance == "shared" else 1
     procs = []
     for port in ports:
         log = open(log_dir / f"{kind}-{port}.log", "wb")  # noqa: SIM115
@@ -320,8 +330,14 @@ def probe(port: int, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
+def home_port(host: str, ports: int) -> int:
+    """The index of the worker an organization's requests go to under ``--balance affinity``:
+    a hash of the Host modulo the workers (nginx ``hash $host``, HAProxy ``balance hdr(host)``)."""
+    return zlib.crc32(host.encode()) % ports
+
+
 def build_requests(
-    scenario: str, prepared: dict, rng: random.Random, connections: int = 16
+    scenario: str, prepared: dict, rng: random.Random, connections: int = 16, affinity: int = 0
 ) -> list[list[str]]:
     """Per connection slot, a list of raw requests the slot's connections cycle through.
 
@@ -329,7 +345,12 @@ def build_requests(
     random agents, 50 variants). A spread scenario ``<kind>_<S>`` has one slot per connection,
     each a list of ``SPREAD_VARIANTS`` requests to an organization drawn at random among the
     first S of the fleet (its host, its manager's token, its agents): shuffled passes over
-    the S organizations dealt to the slots, so every S consecutive requests reach each one."""
+    the S organizations dealt to the slots, so every S consecutive requests reach each one.
+
+    ``affinity`` (the number of ports, ``--balance affinity``): connection slot ``i`` goes to
+    port ``i % affinity``, so a spread scenario deals each organization only to the slots of
+    its home port (``home_port``); the one-organization scenarios stay spread evenly (a
+    balancer with bounded loads spreads one busy organization past its home worker)."""
     spec = scenario_spec(scenario)
     creates = spec["method"] == "POST"
     size = spread_size(scenario)
@@ -349,10 +370,21 @@ def build_requests(
         deck: list[dict] = []
         while len(deck) < SPREAD_VARIANTS * connections:
             deck += rng.sample(fleet, len(fleet))
-        slots = [
-            [(org["host"], org["token"], org["agent_ids"]) for org in deck[slot::connections]]
-            for slot in range(connections)
-        ]
+        if not affinity:
+            slots = [
+                [(org["host"], org["token"], org["agent_ids"]) for org in deck[slot::connections]]
+                for slot in range(connections)
+            ]
+        else:
+            slots = []
+            for slot in range(connections):
+                port = slot % affinity
+                home = [org for org in deck if home_port(org["host"], affinity) == port]
+                if not home:
+                    raise RuntimeError(f"{scenario}: no organization's home is port {port}")
+                siblings = range(port, connections, affinity)  # the slots of this port
+                share = home[siblings.index(slot) :: len(siblings)] or home
+                slots.append([(org["host"], org["token"], org["agent_ids"]) for org in share])
     per_slot = []
     for targets in slots:
         variants = []
@@ -391,7 +423,8 @@ def run_round(
     server_results: dict = {}
     for scenario in scenarios:
         vacuum(args.database_url)
-        requests = build_requests(scenario, prepared, rng, args.concurrency)
+        affinity = len(server_ports(args)) if args.balance == "affinity" else 0
+        requests = build_requests(scenario, prepared, rng, args.concurrency, affinity)
         status, body = probe(args.port, requests[0][0].encode())
         if status != scenario_spec(scenario)["expect"]:
             raise RuntimeError(f"{scenario}: probe answered {status}: {body[:300]!r}")
@@ -535,11 +568,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8110, help="first port")
     parser.add_argument(
         "--balance",
-        choices=["ports", "shared"],
+        choices=["ports", "affinity", "shared"],
         default="ports",
         help="ports: one single-worker server per port, connections spread evenly (what a load "
-        "balancer in front of the workers does); shared: one server with --workers N on one "
-        "socket, where the kernel hands the few keep-alive connections to workers unevenly",
+        "balancer in front of the workers does); affinity: the same servers, each spread "
+        "organization's requests to one port by a hash of its Host (docs/scaling.md); shared: "
+        "one server with --workers N on one socket, where the kernel hands the few keep-alive "
+        "connections to workers unevenly",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -626,6 +661,7 @@ def main() -> int:
         "rounds": args.rounds,
         "scenarios": scenarios,
         "spread_orgs": sizes,
+        "shared_buffers": shared_buffers(args.database_url),
         "servers": {},
     }
     for kind in servers:
@@ -636,7 +672,8 @@ def main() -> int:
                 if kind == "gunicorn"
                 else f", uvloop, ASGI_HTTP={os.environ.get('ASGI_HTTP', 'wsgi')}"
             )
-            + f"), {args.concurrency} connections, {args.duration:.0f}s per scenario"
+            + f"), {args.concurrency} connections, {args.duration:.0f}s per scenario, "
+            f"PostgreSQL shared_buffers {results['shared_buffers']}"
         )
         procs = start_servers(kind, args, env, log_dir)
         rounds: list[dict] = []
