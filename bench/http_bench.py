@@ -232,8 +232,8 @@ def server_command(kind: str, args, port: int, workers: int) -> list[str]:
 
 
 def server_ports(args) -> list[int]:
-    """The ports the load is spread over: one per worker process (``--balance ports``), or the
-    one socket all workers share (``--balance shared``)."""
+    """The ports the load is spread over: one per worker process (``--balance ports`` and
+    ``affinity``), or the one socket all workers share (``--balance shared``)."""
     if args.balance in ("ports", "affinity"):
         return [args.port + i for i in range(args.workers)]
     return [args.port]
