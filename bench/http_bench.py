@@ -376,14 +376,16 @@ def build_requests(
                 for slot in range(connections)
             ]
         else:
+            homes: list[list[dict]] = [[] for _ in range(affinity)]
+            for org in deck:
+                homes[home_port(org["host"], affinity)].append(org)
             slots = []
             for slot in range(connections):
                 port = slot % affinity
-                home = [org for org in deck if home_port(org["host"], affinity) == port]
-                if not home:
+                if not homes[port]:
                     raise RuntimeError(f"{scenario}: no organization's home is port {port}")
                 siblings = range(port, connections, affinity)  # the slots of this port
-                share = home[siblings.index(slot) :: len(siblings)] or home
+                share = homes[port][siblings.index(slot) :: len(siblings)] or homes[port]
                 slots.append([(org["host"], org["token"], org["agent_ids"]) for org in share])
     per_slot = []
     for targets in slots:
