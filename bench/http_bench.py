@@ -161,7 +161,7 @@ def shared_buffers(database_url: str) -> str:
 
 
 def vacuum(database_url: str) -> None:
-    """Clear the dead row versions earlier scenarios and runs left (``VACUUM``, < 1 s).
+    """Vacuum what autovacuum would have vacuumed by now (< 1 s).
 
     Every create updates a few single hot rows (the event counter, the day's sequence, stocked
     agents). Production PostgreSQL has autovacuum on and keeps their version chains short; a
@@ -169,15 +169,25 @@ def vacuum(database_url: str) -> None:
     thousand dead versions of one row make each create's lookups measurably slower, run after
     run. Each scenario starts from the state autovacuum would leave.
 
-    Only the tables with dead versions are vacuumed: a plain ``VACUUM`` visits every table of
-    every schema, 30 s with the 1,000-organization spread fleet present.
+    So only the tables past autovacuum's own threshold are vacuumed: more dead versions than
+    ``autovacuum_vacuum_threshold`` + ``autovacuum_vacuum_scale_factor`` x the table's rows
+    (the server's settings; per-table overrides are not read). Vacuuming every table with a dead
+    version, as this did before, also reset every PostgreSQL session's caches for them: a
+    vacuum invalidates each vacuumed table's cached relation and the plans that use it, and over
+    the 1,000-organization fleet that made every session plan every organization's statements
+    again before each scenario, which autovacuum, visiting only the tables past the threshold,
+    does not (docs/performance.md, "Request path across organizations").
     """
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(psycopg_url(database_url), autocommit=True) as conn:
         tables = conn.execute(
-            "SELECT schemaname, relname FROM pg_stat_user_tables WHERE n_dead_tup > 0"
+            "SELECT s.schemaname, s.relname FROM pg_stat_user_tables s"
+            " JOIN pg_class c ON c.oid = s.relid"
+            " WHERE s.n_dead_tup > current_setting('autovacuum_vacuum_threshold')::int"
+            " + current_setting('autovacuum_vacuum_scale_factor')::float8"
+            " * greatest(c.reltuples, 0)"
         ).fetchall()
         if tables:
             names = sql.SQL(", ").join(sql.Identifier(schema, name) for schema, name in tables)
