@@ -130,8 +130,8 @@ DATABASES = {
 }
 # An hour, not a minute: a backend pays once per organization to build its caches and plans for
 # that schema, and one recycled every 60 s never got warm over a large fleet (task create over
-# 1,000 organizations: 0.83x of 10 with 60 s, 0.88x with 3600 s; docs/performance.md, "Request
-# path across organizations"). Memory is bounded by the schema count below, not by the age.
+# 1,000 organizations: 0.83x of 10 with 60 s, 0.88x with 3600 s, one run each; docs/performance.md,
+# "Request path across organizations"). Memory is bounded by the schema count below, not the age.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=3600)
 # A connection that has set its search_path to more distinct organization schemas than this is
 # closed at the end of its request (or job), whatever its age: each schema a PostgreSQL backend
