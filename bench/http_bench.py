@@ -556,10 +556,12 @@ def fmt_spread(row: dict) -> str:
 
 
 def fmt_summary(name: str, row: dict) -> str:
+    # A run without the floor scenario has no ratio: "-", as in each round's line, not 0.00x.
+    ratio = f"{row['ratio_to_floor']:.2f}x" if "ratio_to_floor" in row else "-"
     return (
         f"  {name:<24} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:>6.1f}  "
         f"p95 {row['p95_ms']:>6.1f}  p99 {row['p99_ms']:>6.1f} ms  errors {row['errors']:>4}  "
-        f"ratio {row.get('ratio_to_floor', 0):.2f}x" + fmt_cpu(row.get("cpu_ms_per_request", {}))
+        f"ratio {ratio}" + fmt_cpu(row.get("cpu_ms_per_request", {}))
     )
 
 
