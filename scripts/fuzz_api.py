@@ -157,7 +157,10 @@ def run_group(
     )
     interpreter_fault = False
     for line in process.stdout:
+        # Flushed line by line: through a pipe (CI's log) the group's progress would otherwise
+        # show only when it ends, as it did when schemathesis wrote to the log itself.
         sys.stdout.write(line)
+        sys.stdout.flush()
         interpreter_fault |= INTERPRETER_FAULT in line
     rc = process.wait()
     print(f"=== fuzz group {name}: exit {rc} in {time.monotonic() - started:.0f}s", flush=True)
